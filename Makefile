@@ -1,0 +1,62 @@
+# The commands of the book. `make help` lists them; README.md explains them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CACHE  := _build/.jupyter_cache
+# Hash of what the executed outputs depend on besides the code cells themselves.
+# jupyter-cache only notices edits to code cells, so a change here must clear the cache.
+INPUTS_HASH_FILE := _build/.execution-inputs.sha256
+
+.DEFAULT_GOAL := help
+.PHONY: help install book test lint unit book-tests lab serve clean distclean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(INSTALLED) ## Create .venv and install requirements.txt and helpers
+
+book: $(INSTALLED) ## Build the website into _build/html, executing chapters through the cache
+	@mkdir -p _build
+	@new=$$(find helpers requirements.txt -name '*.py' -o -name requirements.txt | LC_ALL=C sort \
+	        | xargs sha256sum | sha256sum | cut -d' ' -f1); \
+	if [ "$$new" != "$$(cat $(INPUTS_HASH_FILE) 2>/dev/null)" ]; then \
+	  if [ -d $(CACHE) ]; then echo "helpers/ or requirements.txt changed: clearing $(CACHE)"; fi; \
+	  rm -rf $(CACHE); echo "$$new" > $(INPUTS_HASH_FILE); \
+	fi
+	$(BIN)/jupyter-book build . -n -W --keep-going
+
+lint: $(INSTALLED) ## Run ruff on helpers and tests
+	$(BIN)/ruff check helpers tests
+
+unit: $(INSTALLED) ## Run the unit and property tests of helpers
+	$(BIN)/python -m pytest -m "not book"
+
+book-tests: ## Check the built website in _build/html (after `make book`)
+	$(BIN)/python -m pytest -m book
+
+test: lint unit book book-tests ## Lint, unit tests, build the book, check the built pages
+
+lab: $(INSTALLED) ## Open the chapters in JupyterLab (.md chapters open as notebooks)
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
+	  '{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' \
+	  > $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab chapters
+
+serve: ## Serve _build/html on http://localhost:8000
+	$(BIN)/python -m http.server --directory _build/html 8000
+
+clean: ## Remove the built website, the execution cache and test caches
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis test-artifacts
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,46 @@
+"""Helpers for the book *Multivariable Calculus for Machine Learning*.
+
+The public functions are re-exported here, so chapters write ``helpers.numerical_gradient``.
+Importing this package imports NumPy and nothing heavier: matplotlib's pyplot, ipywidgets,
+PyTorch and TensorFlow are loaded only by the functions that need them.
+"""
+
+from helpers.calculus import (
+    as_float64,
+    central_difference,
+    linear_approximation,
+    loglog_slope,
+    numerical_gradient,
+)
+from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
+from helpers.plotting import (
+    contour_with_gradients,
+    error_loglog,
+    evaluate_on_grid,
+    surface_with_tangent_plane,
+    tangent_plane,
+)
+from helpers.widgets import (
+    LinearApproximationExplorer,
+    plot_linear_approximation_slice,
+    plot_step_on_contours,
+)
+
+__all__ = [
+    "LinearApproximationExplorer",
+    "as_float64",
+    "central_difference",
+    "contour_with_gradients",
+    "error_loglog",
+    "evaluate_on_grid",
+    "framework_of",
+    "import_tensorflow_quietly",
+    "linear_approximation",
+    "loglog_slope",
+    "numerical_gradient",
+    "plot_linear_approximation_slice",
+    "plot_step_on_contours",
+    "surface_with_tangent_plane",
+    "tangent_plane",
+    "to_numpy",
+]

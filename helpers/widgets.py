@@ -1,0 +1,141 @@
+"""Interactive explorers: ipywidgets controls live in Jupyter, plain figures everywhere else.
+
+Each explorer draws with ordinary plotting functions (``ax=None`` in, Axes out), so the book
+can show a static figure of any state on the website, where widget callbacks have no kernel.
+``ipywidgets`` is imported only when an explorer is displayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from helpers.calculus import as_float64
+from helpers.plotting import Function2D, _pyplot, contour_with_gradients
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "LinearApproximationExplorer",
+    "plot_linear_approximation_slice",
+    "plot_step_on_contours",
+]
+
+
+def _point_and_step(point: Sequence[float], step: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    p = as_float64(point, "point")
+    e = as_float64(step, "step")
+    if p.shape != (2,) or e.shape != (2,):
+        raise ValueError(f"point and step must both be (x, y) pairs, got {p.shape} and {e.shape}")
+    return p, e
+
+
+def plot_linear_approximation_slice(
+    f: Function2D, grad: Function2D, point: Sequence[float], step: Sequence[float],
+    ax: Axes | None = None,
+) -> Axes:
+    r"""Compare ``f`` with its linear approximation along the line through ``point`` in ``step``.
+
+    Plots :math:`s \mapsto f(p + s e)` and :math:`s \mapsto f(p) + s\, e \cdot \nabla f(p)` for
+    ``s`` in [-1.5, 1.5], and marks the true and approximate values at the step itself (s = 1),
+    with the error in the title.
+    """
+    p, e = _point_and_step(point, step)
+    if ax is None:
+        ax = _pyplot().figure(figsize=(5.5, 4)).add_subplot()
+    s = np.linspace(-1.5, 1.5, 201)
+    true_values = np.array([float(np.asarray(f(p + si * e))) for si in s])
+    f0 = float(np.asarray(f(p)))
+    slope = float(np.dot(e, as_float64(grad(p), "grad(point)")))
+    ax.plot(s, true_values, label=r"$f(p + s\,e)$")
+    ax.plot(s, f0 + slope * s, "--", label=r"$f(p) + s\,e\cdot\nabla f(p)$")
+    exact, approx = float(np.asarray(f(p + e))), f0 + slope
+    ax.plot([1, 1], [exact, approx], "o", color="black")
+    ax.set_title(f"at the step: f = {exact:.6f}, linear = {approx:.6f}, "
+                 f"error = {abs(exact - approx):.2e}", fontsize=9)
+    ax.set_xlabel("$s$ (multiples of the step $e$)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_step_on_contours(
+    f: Function2D, grad: Function2D, point: Sequence[float], step: Sequence[float],
+    xlim: Sequence[float] = (-2.0, 2.0), ylim: Sequence[float] = (-2.0, 2.0),
+    ax: Axes | None = None,
+) -> Axes:
+    """Contours and gradient field of ``f``, with the point and the step drawn on top."""
+    p, e = _point_and_step(point, step)
+    ax = contour_with_gradients(f, grad, xlim, ylim, ax=ax, arrows=7, n=120)
+    ax.plot(*p, "ko")
+    ax.annotate("", xy=p + e, xytext=p,
+                arrowprops={"arrowstyle": "->", "color": "black", "linewidth": 2})
+    return ax
+
+
+class LinearApproximationExplorer:
+    """Move a point and a step; see the linear approximation of ``f`` and its error.
+
+    Display it in Jupyter to get sliders (point x and y, step length and angle). Call
+    :meth:`figure` for a static figure of the current state, e.g. on a website.
+    """
+
+    def __init__(self, f: Function2D, grad: Function2D, point: Sequence[float] = (0.0, 0.0),
+                 step_length: float = 0.5, step_angle: float = -60.0,
+                 xlim: Sequence[float] = (-2.0, 2.0), ylim: Sequence[float] = (-2.0, 2.0)):
+        self.f, self.grad = f, grad
+        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
+        p = as_float64(point, "point")
+        self.state = {"x": float(p[0]), "y": float(p[1]),
+                      "length": float(step_length), "angle": float(step_angle)}
+
+    def step(self) -> np.ndarray:
+        """The step vector of the current state (length and angle in degrees)."""
+        angle = np.deg2rad(self.state["angle"])
+        return self.state["length"] * np.array([np.cos(angle), np.sin(angle)])
+
+    def figure(self) -> Figure:
+        """A new figure (not registered with pyplot) showing the current state."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(10, 4.2), layout="constrained")
+        left, right = fig.subplots(1, 2)
+        point = (self.state["x"], self.state["y"])
+        plot_step_on_contours(self.f, self.grad, point, self.step(), self.xlim, self.ylim, ax=left)
+        plot_linear_approximation_slice(self.f, self.grad, point, self.step(), ax=right)
+        return fig
+
+    def widget(self):
+        """The ipywidgets interface: four sliders above a live figure."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        sliders = {
+            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
+                                     step=0.05, description="point x"),
+            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
+                                     step=0.05, description="point y"),
+            "length": widgets.FloatLogSlider(value=self.state["length"], base=10, min=-3,
+                                             max=0.3, step=0.05, description="|e|"),
+            "angle": widgets.FloatSlider(value=self.state["angle"], min=-180, max=180, step=5,
+                                         description="angle (deg)"),
+        }
+        output = widgets.Output()
+
+        def redraw(**values: float) -> None:
+            self.state.update(values)
+            with output:
+                output.clear_output(wait=True)
+                display(self.figure())
+
+        widgets.interactive_output(redraw, sliders)
+        return widgets.VBox([widgets.HBox(list(sliders.values())[:2]),
+                             widgets.HBox(list(sliders.values())[2:]), output])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget())

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+import helpers
+
+
+def f(p):
+    return np.logaddexp(p[0], p[1])
+
+
+def grad_f(p):
+    return np.exp(np.stack([p[0], p[1]]) - f(p))
+
+
+def slice_title(fig):
+    return fig.axes[2].get_title() if len(fig.axes) > 2 else fig.axes[1].get_title()
+
+
+def test_explorer_figure_follows_its_state():
+    explorer = helpers.LinearApproximationExplorer(f, grad_f, point=(0, np.log(2)),
+                                                   step_length=0.5, step_angle=-70)
+    long_title = slice_title(explorer.figure())
+    explorer.state["length"] = 0.05
+    short_title = slice_title(explorer.figure())
+    assert long_title != short_title
+
+    def error(title):
+        return float(title.split("error = ")[1])
+
+    # Ten times shorter step: about a hundred times smaller error (quadratic).
+    assert 50 < error(long_title) / error(short_title) < 200
+
+
+def test_along_the_diagonal_log_sum_exp_is_exactly_linear():
+    # f(x + t, y + t) = f(x, y) + t: the explorer shows (next to) no error at 45 degrees.
+    explorer = helpers.LinearApproximationExplorer(f, grad_f, step_length=1.0, step_angle=45)
+    assert float(slice_title(explorer.figure()).split("error = ")[1]) < 1e-12
+
+
+def test_explorer_step_has_the_requested_length_and_angle():
+    explorer = helpers.LinearApproximationExplorer(f, grad_f, step_length=2.0, step_angle=90)
+    np.testing.assert_allclose(explorer.step(), [0.0, 2.0], atol=1e-12)
+
+
+def test_widget_has_four_sliders_that_drive_the_state():
+    pytest.importorskip("ipywidgets")
+    explorer = helpers.LinearApproximationExplorer(f, grad_f)
+    box = explorer.widget()
+    sliders = [w for row in box.children[:2] for w in row.children]
+    assert [s.description for s in sliders] == ["point x", "point y", "|e|", "angle (deg)"]
+    sliders[0].value = 1.25
+    assert explorer.state["x"] == 1.25
+
+
+def test_explorer_rejects_a_point_that_is_not_2d():
+    with pytest.raises(ValueError, match="pairs"):
+        helpers.plot_linear_approximation_slice(f, grad_f, [0, 0, 0], [1, 0])
