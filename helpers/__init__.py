@@ -13,34 +13,50 @@ from helpers.calculus import (
     numerical_gradient,
 )
 from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
+from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
+from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import (
     contour_with_gradients,
     error_loglog,
     evaluate_on_grid,
+    plot_path,
+    surface,
     surface_with_tangent_plane,
     tangent_plane,
 )
 from helpers.widgets import (
+    Explorer,
+    GradientDescentExplorer,
     LinearApproximationExplorer,
     plot_linear_approximation_slice,
     plot_step_on_contours,
 )
 
 __all__ = [
+    "DescentPath",
+    "Explorer",
+    "GradientDescentExplorer",
     "LinearApproximationExplorer",
     "as_float64",
     "central_difference",
     "contour_with_gradients",
+    "count_paths",
+    "enumerate_paths",
     "error_loglog",
     "evaluate_on_grid",
     "framework_of",
+    "gradient_descent",
     "import_tensorflow_quietly",
     "linear_approximation",
     "loglog_slope",
     "numerical_gradient",
+    "plot_graph",
     "plot_linear_approximation_slice",
+    "plot_path",
     "plot_step_on_contours",
+    "surface",
     "surface_with_tangent_plane",
     "tangent_plane",
     "to_numpy",
+    "topological_order",
 ]

@@ -26,6 +26,8 @@ __all__ = [
     "contour_with_gradients",
     "error_loglog",
     "evaluate_on_grid",
+    "plot_path",
+    "surface",
     "surface_with_tangent_plane",
     "tangent_plane",
 ]
@@ -94,6 +96,31 @@ def tangent_plane(f: Function2D, grad: Function2D, point: Sequence[float]) -> Fu
     return plane
 
 
+def surface(
+    f: Function2D,
+    xlim: Sequence[float] = (-2.0, 2.0),
+    ylim: Sequence[float] = (-2.0, 2.0),
+    ax: Axes | None = None,
+    n: int = 40,
+) -> Axes:
+    """Draw the surface ``z = f(x, y)`` over a rectangle. ``ax`` must be a 3-D Axes if given."""
+    if ax is None:
+        ax = _pyplot().figure(figsize=(6, 5)).add_subplot(projection="3d")
+    elif getattr(ax, "name", "") != "3d":
+        raise ValueError("ax must be a 3-D Axes: create it with add_subplot(projection='3d')")
+    X, Y = _grid(xlim, ylim, n)
+    ax.plot_surface(X, Y, evaluate_on_grid(f, X, Y), cmap="viridis", alpha=0.75, linewidth=0,
+                    antialiased=True)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    ax.set_zlabel("$f(x, y)$")
+    from matplotlib.ticker import MaxNLocator  # here, not at the top: keeps `import helpers` fast
+
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(5))  # the default crowds the labels of 3-D axes
+    return ax
+
+
 def surface_with_tangent_plane(
     f: Function2D,
     grad: Function2D,
@@ -112,32 +139,18 @@ def surface_with_tangent_plane(
     """
     plane = tangent_plane(f, grad, point)
     p = as_float64(point, "point")
-    if ax is None:
-        ax = _pyplot().figure(figsize=(6, 5)).add_subplot(projection="3d")
-    elif getattr(ax, "name", "") != "3d":
-        raise ValueError("ax must be a 3-D Axes: create it with add_subplot(projection='3d')")
-    X, Y = _grid(xlim, ylim, n)
-    Z = evaluate_on_grid(f, X, Y)
-    ax.plot_surface(X, Y, Z, cmap="viridis", alpha=0.75, linewidth=0, antialiased=True)
-
+    ax = surface(f, xlim, ylim, ax=ax, n=n)
     s = np.linspace(-plane_halfwidth, plane_halfwidth, 2)
     PX, PY = np.meshgrid(p[0] + s, p[1] + s)
     ax.plot_surface(PX, PY, plane(np.stack([PX, PY])), color="tab:orange", alpha=0.8,
                     edgecolor="darkorange", linewidth=1)
     ax.scatter([p[0]], [p[1]], [plane(p)], color="black", s=30, depthshade=False)
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
-    ax.set_zlabel("$f(x, y)$")
-    from matplotlib.ticker import MaxNLocator  # here, not at the top: keeps `import helpers` fast
-
-    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
-        axis.set_major_locator(MaxNLocator(5))  # the default crowds the labels of 3-D axes
     return ax
 
 
 def contour_with_gradients(
     f: Function2D,
-    grad: Function2D,
+    grad: Function2D | None,
     xlim: Sequence[float] = (-2.0, 2.0),
     ylim: Sequence[float] = (-2.0, 2.0),
     ax: Axes | None = None,
@@ -148,16 +161,17 @@ def contour_with_gradients(
     """Draw level curves of ``f`` and its gradient as arrows on an ``arrows x arrows`` grid.
 
     The axes have equal scale, so the arrows are seen to cross the level curves at right
-    angles, pointing uphill.
+    angles, pointing uphill. ``arrows=0`` (or ``grad=None``) draws the level curves alone.
     """
     if ax is None:
         ax = _pyplot().figure(figsize=(5.5, 5)).add_subplot()
     X, Y = _grid(xlim, ylim, n)
     contours = ax.contour(X, Y, evaluate_on_grid(f, X, Y), levels=levels, cmap="viridis")
     ax.clabel(contours, inline=True, fontsize=7, fmt="%.2g")
-    AX, AY = _grid(xlim, ylim, arrows)
-    G = evaluate_on_grid(grad, AX, AY)
-    ax.quiver(AX, AY, G[0], G[1], color="tab:red", angles="xy", width=0.005)
+    if grad is not None and arrows > 0:
+        AX, AY = _grid(xlim, ylim, arrows)
+        G = evaluate_on_grid(grad, AX, AY)
+        ax.quiver(AX, AY, G[0], G[1], color="tab:red", angles="xy", width=0.005)
     ax.set_aspect("equal")
     ax.set_xlabel("$x$")
     ax.set_ylabel("$y$")
@@ -190,4 +204,29 @@ def error_loglog(
     ax.set_ylabel("absolute error")
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+def plot_path(
+    points: Any,
+    ax: Axes | None = None,
+    label: str | None = None,
+    color: str | None = None,
+    max_points: int = 200,
+) -> Axes:
+    """Draw a path of 2-D iterates (e.g. ``gradient_descent(...).points``) as dots and lines.
+
+    The start is a square, the end a star. Paths longer than ``max_points`` are drawn up to
+    that point (a diverging path leaves the picture long before).
+    """
+    pts = as_float64(points, "points")
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"points must have shape (k, 2), got {pts.shape}")
+    pts = pts[:max_points]
+    if ax is None:
+        ax = _pyplot().figure(figsize=(5.5, 5)).add_subplot()
+    (line,) = ax.plot(pts[:, 0], pts[:, 1], ".-", color=color, label=label, linewidth=1.2,
+                      markersize=4)
+    ax.plot(*pts[0], "s", color=line.get_color(), markersize=7)
+    ax.plot(*pts[-1], "*", color=line.get_color(), markersize=12)
     return ax

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from helpers.calculus import as_float64
-from helpers.plotting import Function2D, _pyplot, contour_with_gradients
+from helpers.optimize import DescentPath, gradient_descent
+from helpers.plotting import Function2D, _pyplot, contour_with_gradients, plot_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
+    "Explorer",
+    "GradientDescentExplorer",
     "LinearApproximationExplorer",
     "plot_linear_approximation_slice",
     "plot_step_on_contours",
@@ -76,53 +79,41 @@ def plot_step_on_contours(
     return ax
 
 
-class LinearApproximationExplorer:
-    """Move a point and a step; see the linear approximation of ``f`` and its error.
+class Explorer:
+    """An interactive figure: ipywidgets sliders in Jupyter, a static figure anywhere.
 
-    Display it in Jupyter to get sliders (point x and y, step length and angle). Call
-    :meth:`figure` for a static figure of the current state, e.g. on a website.
+    A subclass keeps its settings in ``self.state`` (a dict), says which sliders drive which
+    setting in :meth:`controls`, and draws a state in :meth:`draw`. :meth:`figure` draws the
+    current state into a new figure that pyplot does not track, for static pages.
     """
 
-    def __init__(self, f: Function2D, grad: Function2D, point: Sequence[float] = (0.0, 0.0),
-                 step_length: float = 0.5, step_angle: float = -60.0,
-                 xlim: Sequence[float] = (-2.0, 2.0), ylim: Sequence[float] = (-2.0, 2.0)):
-        self.f, self.grad = f, grad
-        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
-        p = as_float64(point, "point")
-        self.state = {"x": float(p[0]), "y": float(p[1]),
-                      "length": float(step_length), "angle": float(step_angle)}
+    figsize: tuple[float, float] = (10, 4.2)
 
-    def step(self) -> np.ndarray:
-        """The step vector of the current state (length and angle in degrees)."""
-        angle = np.deg2rad(self.state["angle"])
-        return self.state["length"] * np.array([np.cos(angle), np.sin(angle)])
+    def __init__(self, **state: float):
+        self.state = dict(state)
+
+    def controls(self) -> dict:
+        """Map each key of ``self.state`` that a slider drives to that ipywidgets slider."""
+        raise NotImplementedError
+
+    def draw(self, fig: Figure) -> None:
+        """Draw the current state into ``fig``."""
+        raise NotImplementedError
 
     def figure(self) -> Figure:
         """A new figure (not registered with pyplot) showing the current state."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(10, 4.2), layout="constrained")
-        left, right = fig.subplots(1, 2)
-        point = (self.state["x"], self.state["y"])
-        plot_step_on_contours(self.f, self.grad, point, self.step(), self.xlim, self.ylim, ax=left)
-        plot_linear_approximation_slice(self.f, self.grad, point, self.step(), ax=right)
+        fig = Figure(figsize=self.figsize, layout="constrained")
+        self.draw(fig)
         return fig
 
     def widget(self):
-        """The ipywidgets interface: four sliders above a live figure."""
+        """The ipywidgets interface: the sliders, two to a row, above a live figure."""
         import ipywidgets as widgets
         from IPython.display import display
 
-        sliders = {
-            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
-                                     step=0.05, description="point x"),
-            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
-                                     step=0.05, description="point y"),
-            "length": widgets.FloatLogSlider(value=self.state["length"], base=10, min=-3,
-                                             max=0.3, step=0.05, description="|e|"),
-            "angle": widgets.FloatSlider(value=self.state["angle"], min=-180, max=180, step=5,
-                                         description="angle (deg)"),
-        }
+        sliders = self.controls()
         output = widgets.Output()
 
         def redraw(**values: float) -> None:
@@ -132,10 +123,104 @@ class LinearApproximationExplorer:
                 display(self.figure())
 
         widgets.interactive_output(redraw, sliders)
-        return widgets.VBox([widgets.HBox(list(sliders.values())[:2]),
-                             widgets.HBox(list(sliders.values())[2:]), output])
+        row = list(sliders.values())
+        return widgets.VBox([widgets.HBox(row[i:i + 2]) for i in range(0, len(row), 2)]
+                            + [output])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget())
+
+
+class LinearApproximationExplorer(Explorer):
+    """Move a point and a step; see the linear approximation of ``f`` and its error.
+
+    The sliders set the point (x and y), the step's length and its angle in degrees.
+    """
+
+    def __init__(self, f: Function2D, grad: Function2D, point: Sequence[float] = (0.0, 0.0),
+                 step_length: float = 0.5, step_angle: float = -60.0,
+                 xlim: Sequence[float] = (-2.0, 2.0), ylim: Sequence[float] = (-2.0, 2.0)):
+        p = as_float64(point, "point")
+        super().__init__(x=float(p[0]), y=float(p[1]), length=float(step_length),
+                         angle=float(step_angle))
+        self.f, self.grad = f, grad
+        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
+
+    def step(self) -> np.ndarray:
+        """The step vector of the current state (length and angle in degrees)."""
+        angle = np.deg2rad(self.state["angle"])
+        return self.state["length"] * np.array([np.cos(angle), np.sin(angle)])
+
+    def controls(self) -> dict:
+        import ipywidgets as widgets
+
+        return {
+            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
+                                     step=0.05, description="point x"),
+            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
+                                     step=0.05, description="point y"),
+            "length": widgets.FloatLogSlider(value=self.state["length"], base=10, min=-3,
+                                             max=0.3, step=0.05, description="|e|"),
+            "angle": widgets.FloatSlider(value=self.state["angle"], min=-180, max=180, step=5,
+                                         description="angle (deg)"),
+        }
+
+    def draw(self, fig: Figure) -> None:
+        left, right = fig.subplots(1, 2)
+        point = (self.state["x"], self.state["y"])
+        plot_step_on_contours(self.f, self.grad, point, self.step(), self.xlim, self.ylim,
+                              ax=left)
+        plot_linear_approximation_slice(self.f, self.grad, point, self.step(), ax=right)
+
+
+class GradientDescentExplorer(Explorer):
+    """Choose the step size and the start point; watch the gradient-descent path.
+
+    Left: the path on the contour plot of ``f``. Right: the loss against the step number.
+    """
+
+    figsize = (10, 4.4)
+
+    def __init__(self, f: Function2D, grad: Function2D, start: Sequence[float] = (-1.5, 1.0),
+                 step_size: float = 0.1, max_steps: int = 50,
+                 xlim: Sequence[float] = (-2.0, 2.0), ylim: Sequence[float] = (-2.0, 2.0)):
+        p = as_float64(start, "start")
+        super().__init__(x=float(p[0]), y=float(p[1]), step_size=float(step_size),
+                         max_steps=int(max_steps))
+        self.f, self.grad = f, grad
+        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
+
+    def path(self) -> DescentPath:
+        """Run gradient descent from the current start with the current step size."""
+        return gradient_descent(self.f, self.grad, [self.state["x"], self.state["y"]],
+                                self.state["step_size"], max_steps=int(self.state["max_steps"]))
+
+    def controls(self) -> dict:
+        import ipywidgets as widgets
+
+        return {
+            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
+                                     step=0.05, description="start x"),
+            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
+                                     step=0.05, description="start y"),
+            "step_size": widgets.FloatLogSlider(value=self.state["step_size"], base=10, min=-3,
+                                                max=0.5, step=0.02, description="step size η"),
+            "max_steps": widgets.IntSlider(value=self.state["max_steps"], min=1, max=200,
+                                           description="steps"),
+        }
+
+    def draw(self, fig: Figure) -> None:
+        left, right = fig.subplots(1, 2)
+        path = self.path()
+        contour_with_gradients(self.f, None, self.xlim, self.ylim, ax=left, n=120)
+        plot_path(path.points, ax=left)
+        left.set_xlim(self.xlim)
+        left.set_ylim(self.ylim)
+        left.set_title(f"η = {self.state['step_size']:.3g}: {path.status} after "
+                       f"{path.steps} steps", fontsize=9)
+        right.semilogy(np.arange(len(path.values)), np.abs(path.values) + 1e-300, ".-")
+        right.set_xlabel("step")
+        right.set_ylabel("|loss|")
+        right.grid(True, alpha=0.3)

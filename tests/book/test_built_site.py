@@ -8,10 +8,23 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from bs4 import BeautifulSoup
 
-HTML = Path(__file__).resolve().parents[2] / "_build" / "html"
-PAGES = ["intro.html", "notation.html", "chapters/01_partial_derivatives.html"]
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml, so a new chapter is checked without editing this list."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+PAGES = [f"{name}.html" for name in toc_files()]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -28,8 +41,14 @@ def text_of(name: str) -> str:
     return page(name).get_text(" ")
 
 
+def test_the_three_chapters_so_far_are_in_the_toc():
+    for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule"]:
+        assert f"chapters/{chapter}.html" in PAGES
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_page_exists_without_stderr_or_error_output(name):
+    assert (HTML / name).is_file(), f"{name} was not built"
     soup = page(name)
     assert soup.select("div.output.stderr") == []
     assert soup.select("div.output.traceback") == []
@@ -85,3 +104,45 @@ def test_notation_page_shows_float32_wrong_and_float64_right():
                              text))
     assert float(errors["float32"]) > 1e-2  # wrong in the second digit
     assert float(errors["float64"]) < 1e-8
+
+
+def test_chapter_2_finds_the_critical_points_of_the_quartic():
+    text = text_of("chapters/02_gradient_descent.html")
+    # CURRICULUM.md: critical points -1, 0, 2 with values -5 (local min), 0 (local max),
+    # -32 (global min)
+    assert "x = -1.000000: f(x) = -5.000000" in text
+    assert "x = +0.000000: f(x) = +0.000000" in text
+    assert "x = +2.000000: f(x) = -32.000000" in text
+    assert re.search(r"-1\.000000: f\(x\) = -5\.000000, f''\(x\) = \+36\.0 +-> local minimum",
+                     text)
+    assert re.search(r"\+0\.000000: f\(x\) = \+0\.000000, f''\(x\) = -24\.0 +-> local maximum",
+                     text)
+    assert "global minimum at x = 2.000000, f = -32.000000" in text
+
+
+def test_chapter_2_descent_lands_in_the_minimum_next_to_its_start():
+    text = text_of("chapters/02_gradient_descent.html")
+    pattern = r"start ([+-]\d\.\d): converged after +\d+ steps at x = ([+-][\d.]+)"
+    landings = dict(re.findall(pattern, text))
+    assert {k: float(v) for k, v in landings.items()} == {
+        "-1.8": -1.0, "-0.3": -1.0, "+0.3": 2.0, "+2.8": 2.0}
+
+
+def test_chapter_2_step_sizes_behave_as_the_text_says():
+    text = text_of("chapters/02_gradient_descent.html")
+    status = dict(re.findall(r"(too small|good|too large): η = [\d.]+ +status = (\w+)", text))
+    assert status == {"too small": "max_steps", "good": "converged", "too large": "diverged"}
+    cos = float(re.search(r"largest \|cos\(angle\)\| between piece and gradient: ([\d.]+)",
+                          text)[1])
+    assert cos < 0.1
+
+
+def test_chapter_3_sum_over_paths_agrees_with_differences_and_pytorch():
+    text = text_of("chapters/03_chain_rule.html")
+    assert "df/dw = sum over paths = 56.863216" in text
+    rows = re.findall(r"^\s+([wxyz]) +([-\d.]+) +([-\d.]+) +([-\d.]+)$", text, re.M)
+    assert [r[0] for r in rows] == ["w", "x", "y", "z"]
+    for _, by_paths, numeric, torch_value in rows:
+        assert float(by_paths) == pytest.approx(float(torch_value), rel=1e-12)
+        assert float(numeric) == pytest.approx(float(torch_value), rel=1e-7)
+    assert "4 paths from w to f" in text

@@ -1,0 +1,101 @@
+"""Gradient descent, written once for the whole book.
+
+The function returns the whole path, so chapters can draw it, and says why it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from helpers.calculus import as_float64
+
+__all__ = ["DescentPath", "gradient_descent"]
+
+
+@dataclass(frozen=True)
+class DescentPath:
+    """The iterates of a gradient-descent run and why it stopped.
+
+    ``points[k]`` is the k-th iterate (``points[0]`` the start), ``values[k]`` the loss there.
+    ``status`` is ``"converged"`` (gradient norm below the tolerance), ``"diverged"`` (the
+    iterates or the loss left every bound or became NaN/inf) or ``"max_steps"``.
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    status: str
+
+    @property
+    def steps(self) -> int:
+        """Number of steps taken (one less than the number of points)."""
+        return len(self.points) - 1
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last iterate."""
+        return self.points[-1]
+
+    def __repr__(self) -> str:
+        return (f"DescentPath(status={self.status!r}, steps={self.steps}, "
+                f"final={np.array2string(self.final, precision=6)}, "
+                f"final value={self.values[-1]:.6g})")
+
+
+def gradient_descent(
+    f: Callable[[np.ndarray], Any],
+    grad: Callable[[np.ndarray], Any],
+    x0: Any,
+    step_size: float,
+    max_steps: int = 1000,
+    tol: float = 1e-8,
+    bound: float = 1e8,
+) -> DescentPath:
+    r"""Minimise ``f`` by gradient descent, :math:`w_{k+1} = w_k - \eta \nabla f(w_k)`.
+
+    Stops when :math:`\|\nabla f(w_k)\|_2 \le` ``tol`` (converged), when an iterate or its
+    loss is not finite or exceeds ``bound`` in size (diverged), or after ``max_steps`` steps.
+
+    >>> path = gradient_descent(lambda w: w @ w, lambda w: 2 * w, [1.0, -2.0], step_size=0.25)
+    >>> path.status, path.final.round(6).tolist()
+    ('converged', [0.0, -0.0])
+    """
+    if not callable(f) or not callable(grad):
+        raise TypeError("f and grad must both be functions of one array argument")
+    if not step_size > 0:
+        raise ValueError(f"step_size must be positive, got {step_size}")
+    if int(max_steps) != max_steps or max_steps < 0:
+        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps}")
+    w = as_float64(x0, "x0")
+    points, values = [w], [float(np.asarray(f(w)))]
+    status = "max_steps"
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        for _ in range(int(max_steps) + 1):
+            g = np.asarray(grad(w), dtype=np.float64)
+            if g.shape != w.shape:
+                raise ValueError(f"grad returned shape {g.shape}, but the point has shape "
+                                 f"{w.shape}: a gradient has the shape of its variable")
+            if not (np.all(np.isfinite(g)) and np.isfinite(values[-1])
+                    and np.max(np.abs(w)) <= bound and abs(values[-1]) <= bound):
+                status = "diverged"
+                break
+            if np.linalg.norm(g) <= tol:
+                status = "converged"
+                break
+            if len(points) > max_steps:
+                break
+            w = w - step_size * g
+            points.append(w)
+            values.append(float(np.asarray(f(w))))
+    return DescentPath(np.array(points), np.array(values), status)
