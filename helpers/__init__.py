@@ -5,6 +5,7 @@ Importing this package imports NumPy and nothing heavier: matplotlib's pyplot, i
 PyTorch and TensorFlow are loaded only by the functions that need them.
 """
 
+from helpers.autodiff import Value, plot_value_graph
 from helpers.calculus import (
     as_float64,
     central_difference,
@@ -37,6 +38,7 @@ __all__ = [
     "Explorer",
     "GradientDescentExplorer",
     "LinearApproximationExplorer",
+    "Value",
     "as_float64",
     "central_difference",
     "contour_with_gradients",
@@ -54,6 +56,7 @@ __all__ = [
     "plot_linear_approximation_slice",
     "plot_path",
     "plot_step_on_contours",
+    "plot_value_graph",
     "surface",
     "surface_with_tangent_plane",
     "tangent_plane",

@@ -42,7 +42,8 @@ def text_of(name: str) -> str:
 
 
 def test_the_three_chapters_so_far_are_in_the_toc():
-    for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule"]:
+    for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule",
+                    "04_backpropagation"]:
         assert f"chapters/{chapter}.html" in PAGES
 
 
@@ -91,11 +92,26 @@ def test_chapter_1_has_its_figures():
     assert len(soup.select("div.cell_output img")) >= 5
 
 
+def framework_tab_sets(name: str) -> list[dict[str, str]]:
+    """Each synced framework tab set of a page, as {framework: the tab's text}."""
+    tab_sets = []
+    for tab_set in page(name).select("div.sd-tab-set.framework-tabs"):
+        labels = tab_set.find_all("label", recursive=False)
+        contents = tab_set.select(":scope > div.sd-tab-content")
+        assert all(lb.get("data-sync-group") == "framework" for lb in labels)
+        tab_sets.append({lb["data-sync-id"]: c.get_text(" ")
+                         for lb, c in zip(labels, contents, strict=True)})
+    return tab_sets
+
+
 def test_chapter_1_autodiff_agrees_with_the_hand_derived_gradient():
-    text = text_of("chapters/01_partial_derivatives.html")
-    match = re.search(r"PyTorch autograd: \[([\d.]+) +([\d.]+)\]", text)
-    assert match, "PyTorch output missing"
-    assert float(match[1]) == pytest.approx(1 / 3) and float(match[2]) == pytest.approx(2 / 3)
+    (tabs,) = framework_tab_sets("chapters/01_partial_derivatives.html")
+    assert list(tabs) == ["numpy", "pytorch", "tensorflow"]
+    for framework, text in tabs.items():
+        match = re.search(r"gradient: \[([\d.]+) +([\d.]+)\]", text)
+        assert match, f"{framework} output missing"
+        assert float(match[1]) == pytest.approx(1 / 3)
+        assert float(match[2]) == pytest.approx(2 / 3)
 
 
 def test_notation_page_shows_float32_wrong_and_float64_right():
@@ -146,3 +162,32 @@ def test_chapter_3_sum_over_paths_agrees_with_differences_and_pytorch():
         assert float(by_paths) == pytest.approx(float(torch_value), rel=1e-12)
         assert float(numeric) == pytest.approx(float(torch_value), rel=1e-7)
     assert "4 paths from w to f" in text
+
+
+def test_chapter_4_by_hand_engine_and_frameworks_all_give_minus_4096():
+    text = text_of("chapters/04_backpropagation.html")
+    assert "a = 4, b = 0, u = 16, v = 16, f = 1024" in text
+    assert "df/du = df/dv = 64;  du/da = du/db = 8;  dv/da = 8, dv/db = -8" in text
+    assert "da/dw = -4;  db/dw = 0" in text
+    assert "df/dw = -4096, df/dx = -4096, df/dy = -4096, df/dz = -4096" in text
+    assert "du/dw = -32, dv/dw = -32" in text
+    assert "{'w': -4096.0, 'x': -4096.0, 'y': -4096.0, 'z': -4096.0}" in text
+    assert "engine, second backward(): -4096.0" in text
+
+
+def test_chapter_4_tabs_print_minus_4096_in_every_framework():
+    (tabs,) = framework_tab_sets("chapters/04_backpropagation.html")
+    assert list(tabs) == ["numpy", "pytorch", "tensorflow"]
+    for framework, text in tabs.items():
+        assert re.search(r"f = 1024(\.0)?\b", text), framework
+        values = re.search(r"df/dw, df/dx, df/dy, df/dz = \[([^\]]+)\]", text)[1].split()
+        assert [float(v) for v in values] == [-4096.0] * 4, framework
+
+
+def test_chapter_4_reverse_mode_beats_forward_mode_and_finite_differences():
+    text = text_of("chapters/04_backpropagation.html")
+    ratios = [float(r) for r in re.findall(r"N = +\d+: forward mode .* ratio +(\d+)", text)]
+    assert len(ratios) == 5 and ratios[-1] > 10 * ratios[0]
+    rows = re.findall(r"^ *(\d+) +([\d.]+) s +([\d.]+) ms +(\d+)", text, re.M)
+    assert [int(r[0]) for r in rows] == [10, 100, 1000, 10000, 100000]
+    assert float(rows[-1][3]) > 1000
