@@ -33,8 +33,8 @@ book: $(INSTALLED) ## Build the website into _build/html, executing chapters thr
 	fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
-lint: $(INSTALLED) ## Run ruff on helpers, tests and the book's Sphinx extension
-	$(BIN)/ruff check helpers tests _ext
+lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx extension
+	$(BIN)/ruff check helpers tests _ext benchmarks
 
 unit: $(INSTALLED) ## Run the unit and property tests of helpers
 	$(BIN)/python -m pytest -m "not book"

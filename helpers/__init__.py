@@ -14,6 +14,7 @@ from helpers.calculus import (
     numerical_gradient,
 )
 from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
+from helpers.gradcheck import GradCheckError, GradCheckReport, check_grad
 from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
 from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import (
@@ -36,11 +37,14 @@ from helpers.widgets import (
 __all__ = [
     "DescentPath",
     "Explorer",
+    "GradCheckError",
+    "GradCheckReport",
     "GradientDescentExplorer",
     "LinearApproximationExplorer",
     "Value",
     "as_float64",
     "central_difference",
+    "check_grad",
     "contour_with_gradients",
     "count_paths",
     "enumerate_paths",

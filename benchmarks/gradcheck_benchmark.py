@@ -1,0 +1,180 @@
+"""Benchmark helpers.check_grad against torch.autograd.gradcheck on an MLP loss.
+
+For each size N it prints, as ratios to one forward+backward pass measured in the same run:
+the cost of check_grad (gradient by autograd, and gradient given), the cost of
+torch.autograd.gradcheck in fast mode (and default mode where N is small), the extra memory
+check_grad used (in parameter-sized buffers), and which planted wrong gradients each caught.
+
+    python benchmarks/gradcheck_benchmark.py                      # N = 1e3 ... 1e7, float64
+    python benchmarks/gradcheck_benchmark.py --sizes 1e8          # 1e8 on a 24 GiB machine
+    python benchmarks/gradcheck_benchmark.py --sizes 1e9 --dtype float32 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+import time
+
+import psutil
+import torch
+
+import helpers
+
+BUGS = ["entry doubled", "sign flip in one tensor", "missing factor 1/2", "transposed weight"]
+
+
+def make_problem(n_target: float, dtype, device, batch: int, seed: int = 0):
+    """A one-hidden-layer MLP with about n_target parameters: N = D*D + 2D + 1."""
+    d = max(2, int(math.sqrt(n_target)))
+    g = torch.Generator(device=device).manual_seed(seed)
+    w1 = torch.randn(d, d, generator=g, device=device, dtype=dtype) / math.sqrt(d)
+    b1 = torch.randn(d, generator=g, device=device, dtype=dtype) * 0.1
+    w2 = torch.randn(1, d, generator=g, device=device, dtype=dtype) / math.sqrt(d)
+    b2 = torch.zeros(1, device=device, dtype=dtype)
+    X = torch.randn(batch, d, generator=g, device=device, dtype=dtype)
+    y = torch.randn(batch, 1, generator=g, device=device, dtype=dtype)
+    params = [w1, b1, w2, b2]
+
+    def loss(ps):
+        hidden = torch.tanh(X @ ps[0].T + ps[1])
+        return ((hidden @ ps[2].T + ps[3] - y) ** 2).mean()
+
+    return params, loss
+
+
+def plant(grads, bug):
+    g = [t.clone() for t in grads]
+    if bug == "entry doubled":
+        g[0].view(-1)[g[0].abs().argmax()] *= 2
+    elif bug == "sign flip in one tensor":
+        g[1] = -g[1]
+    elif bug == "missing factor 1/2":
+        g[0] = 2 * g[0]
+    elif bug == "transposed weight":
+        g[0] = g[0].T.contiguous()
+    return g
+
+
+def best_time(fn, repeat=3):
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_rss_during(fn):
+    """Run fn, sampling this process's resident memory; return (result, peak increase in bytes)."""
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        result = fn()
+    finally:
+        done.set()
+        thread.join()
+    return result, peak[0] - base
+
+
+def torch_gradcheck(params, loss, grads_fn, fast):
+    """torch.autograd.gradcheck on a Function whose backward returns grads_fn(...)."""
+
+    class Loss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *ps):
+            ctx.save_for_backward(*ps)
+            return loss(list(ps))
+
+        @staticmethod
+        def backward(ctx, upstream):
+            ps = [p.detach().requires_grad_(True) for p in ctx.saved_tensors]
+            with torch.enable_grad():
+                g = torch.autograd.grad(loss(ps), ps)
+            return tuple(upstream * t for t in grads_fn(list(g)))
+
+    inputs = [p.detach().clone().requires_grad_(True) for p in params]
+    return torch.autograd.gradcheck(Loss.apply, inputs, fast_mode=fast, raise_exception=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1e3, 1e4, 1e5, 1e6, 1e7])
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=256, help="rows of data in the loss")
+    parser.add_argument("--fast-gradcheck-max", type=float, default=2e4,
+                        help="largest N for torch's fast gradcheck (it is slow to fail)")
+    parser.add_argument("--full-gradcheck-max", type=float, default=2e3,
+                        help="largest N for torch's default (full Jacobian) gradcheck")
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
+    dtype = getattr(torch, args.dtype)
+
+    header = (f"{'N':>11} | {'fwd+bwd':>8} | {'check':>6} {'given':>6} {'mem':>5} | caught "
+              f"(ours) | {'fast gc':>8} caught (fast gc) | {'full gc':>8}")
+    print(f"device {args.device}, {args.dtype}, batch {args.batch}, "
+          f"{torch.get_num_threads()} threads")
+    print("costs are ratios to one forward+backward pass; mem in parameter-sized buffers;")
+    print("caught: one mark per planted bug (" + "; ".join(BUGS) + "), X = caught, . = missed")
+    print(header)
+    print("-" * len(header))
+    for n_target in args.sizes:
+        print(measure_size(n_target, args, dtype))
+
+
+def measure_size(n_target: float, args, dtype) -> str:
+    """One row of the table: every measurement for one size N."""
+    params, loss = make_problem(n_target, dtype, args.device, args.batch)
+    n = sum(p.numel() for p in params)
+    param_bytes = n * params[0].element_size()
+
+    def forward_backward():
+        ps = [p.detach().requires_grad_(True) for p in params]
+        value = loss(ps)
+        return value.detach(), torch.autograd.grad(value, ps)
+
+    t_fb = best_time(forward_backward)
+    value, grads = forward_backward()
+    value = float(value)
+    report, extra = peak_rss_during(
+        lambda: helpers.check_grad(loss, params, mode="directional"))
+    t_check = best_time(lambda: helpers.check_grad(loss, params, mode="directional"))
+    t_given = best_time(lambda: helpers.check_grad(loss, params, grads, mode="directional",
+                                                   value=value))
+    ours = "".join(
+        "X" if helpers.check_grad(loss, params, plant(grads, bug), mode="directional",
+                                  value=value).verdict == "failed" else "."
+        for bug in BUGS)
+    fast_cost, fast_caught = "-", ""
+    if n <= args.fast_gradcheck_max:
+        start = time.perf_counter()
+        right = torch_gradcheck(params, loss, lambda g: g, fast=True)
+        fast_cost = f"{(time.perf_counter() - start) / t_fb:7.1f}x"
+        fast_caught = "".join(
+            "." if torch_gradcheck(params, loss, lambda g, b=bug: plant(g, b), fast=True)
+            else "X" for bug in BUGS) + ("" if right else " (rejected right gradient)")
+    full_cost = "-"
+    if n <= args.full_gradcheck_max:
+        start = time.perf_counter()
+        torch_gradcheck(params, loss, lambda g: g, fast=False)
+        full_cost = f"{(time.perf_counter() - start) / t_fb:7.0f}x"
+    return (f"{n:>11,} | {t_fb * 1e3:6.1f}ms | {t_check / t_fb:5.2f}x {t_given / t_fb:5.2f}x "
+            f"{extra / param_bytes:5.1f} | {ours:>4} {report.verdict[:4]:>6}  | {fast_cost:>8} "
+            f"{fast_caught:<16} | {full_cost:>8}")
+
+if __name__ == "__main__":
+    main()
