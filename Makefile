@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CACHE  := _build/.jupyter_cache
+DOCTREES := _build/.doctrees
 # Hash of what the executed outputs depend on besides the code cells themselves.
-# jupyter-cache only notices edits to code cells, so a change here must clear the cache.
+# jupyter-cache only notices edits to code cells, and Sphinx re-reads (and so re-executes)
+# only pages whose source changed; so a change here clears both the cache and the doctrees.
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
@@ -28,8 +30,8 @@ book: $(INSTALLED) ## Build the website into _build/html, executing chapters thr
 	@new=$$(find helpers requirements.txt -name '*.py' -o -name requirements.txt | LC_ALL=C sort \
 	        | xargs sha256sum | sha256sum | cut -d' ' -f1); \
 	if [ "$$new" != "$$(cat $(INPUTS_HASH_FILE) 2>/dev/null)" ]; then \
-	  if [ -d $(CACHE) ]; then echo "helpers/ or requirements.txt changed: clearing $(CACHE)"; fi; \
-	  rm -rf $(CACHE); echo "$$new" > $(INPUTS_HASH_FILE); \
+	  if [ -d $(CACHE) ]; then echo "helpers/ or requirements.txt changed: re-executing every page"; fi; \
+	  rm -rf $(CACHE) $(DOCTREES); echo "$$new" > $(INPUTS_HASH_FILE); \
 	fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 

@@ -12,11 +12,18 @@ from helpers.calculus import (
     linear_approximation,
     loglog_slope,
     numerical_gradient,
+    numerical_hessian,
+    quadratic_approximation,
 )
 from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
 from helpers.gradcheck import GradCheckError, GradCheckReport, check_grad
 from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
-from helpers.optimize import DescentPath, gradient_descent
+from helpers.optimize import (
+    DescentPath,
+    classify_critical_point,
+    gradient_descent,
+    newton_method,
+)
 from helpers.plotting import (
     contour_with_gradients,
     error_loglog,
@@ -45,6 +52,7 @@ __all__ = [
     "as_float64",
     "central_difference",
     "check_grad",
+    "classify_critical_point",
     "contour_with_gradients",
     "count_paths",
     "enumerate_paths",
@@ -55,12 +63,15 @@ __all__ = [
     "import_tensorflow_quietly",
     "linear_approximation",
     "loglog_slope",
+    "newton_method",
     "numerical_gradient",
+    "numerical_hessian",
     "plot_graph",
     "plot_linear_approximation_slice",
     "plot_path",
     "plot_step_on_contours",
     "plot_value_graph",
+    "quadratic_approximation",
     "surface",
     "surface_with_tangent_plane",
     "tangent_plane",

@@ -13,7 +13,7 @@ import numpy as np
 
 from helpers.calculus import as_float64
 
-__all__ = ["DescentPath", "gradient_descent"]
+__all__ = ["DescentPath", "classify_critical_point", "gradient_descent", "newton_method"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +99,83 @@ def gradient_descent(
             points.append(w)
             values.append(float(np.asarray(f(w))))
     return DescentPath(np.array(points), np.array(values), status)
+
+
+def newton_method(
+    f: Callable[[np.ndarray], Any],
+    grad: Callable[[np.ndarray], Any],
+    hess: Callable[[np.ndarray], Any],
+    x0: Any,
+    max_steps: int = 100,
+    tol: float = 1e-10,
+    bound: float = 1e8,
+) -> DescentPath:
+    r"""Newton's method: jump to the critical point of the local quadratic model.
+
+    .. math:: w_{k+1} = w_k - H_f(w_k)^{-1} \nabla f(w_k)
+
+    It seeks any critical point, not only minima: where the Hessian is indefinite the step
+    can lead uphill, towards a saddle. A singular Hessian ends the run with status
+    ``"singular"``; the other statuses are those of :func:`gradient_descent`.
+
+    >>> newton_method(lambda w: w @ w, lambda w: 2 * w, lambda w: 2 * np.eye(2), [3.0, -1.0]).steps
+    1
+    """
+    if not (callable(f) and callable(grad) and callable(hess)):
+        raise TypeError("f, grad and hess must all be functions of one array argument")
+    w = as_float64(x0, "x0")
+    if w.ndim != 1:
+        raise ValueError(f"x0 must be a 1-D vector, got shape {w.shape}")
+    points, values = [w], [float(np.asarray(f(w)))]
+    status = "max_steps"
+    for _ in range(int(max_steps) + 1):
+        g = np.asarray(grad(w), dtype=np.float64)
+        if not (np.all(np.isfinite(g)) and np.max(np.abs(w)) <= bound):
+            status = "diverged"
+            break
+        if np.linalg.norm(g) <= tol:
+            status = "converged"
+            break
+        if len(points) > max_steps:
+            break
+        h = np.asarray(hess(w), dtype=np.float64)
+        if h.shape != (w.size, w.size):
+            raise ValueError(f"hess returned shape {h.shape}, expected {(w.size, w.size)}")
+        try:
+            w = w - np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            status = "singular"
+            break
+        points.append(w)
+        values.append(float(np.asarray(f(w))))
+    return DescentPath(np.array(points), np.array(values), status)
+
+
+def classify_critical_point(hessian: Any, tol: float = 1e-9) -> str:
+    """Classify a critical point from the eigenvalues of its (symmetric) Hessian.
+
+    Returns ``"local minimum"`` (all eigenvalues > 0), ``"local maximum"`` (all < 0),
+    ``"saddle point"`` (some of each sign) or ``"inconclusive"`` (no eigenvalue of both
+    signs and at least one within ``tol`` of zero: the second-order test cannot decide).
+
+    >>> classify_critical_point([[2.0, 0.0], [0.0, -1.0]])
+    'saddle point'
+    """
+    h = as_float64(hessian, "hessian")
+    if h.ndim != 2 or h.shape[0] != h.shape[1]:
+        raise ValueError(f"the Hessian must be a square matrix, got shape {h.shape}")
+    if not np.allclose(h, h.T, rtol=1e-8, atol=1e-10 * max(1.0, np.abs(h).max())):
+        raise ValueError("the Hessian is not symmetric; for a function with continuous second "
+                         "partials it must be (symmetrise it with (H + H.T) / 2 if this is "
+                         "round-off)")
+    eigenvalues = np.linalg.eigvalsh(h)
+    scale = max(1.0, float(np.abs(eigenvalues).max()))
+    positive = eigenvalues > tol * scale
+    negative = eigenvalues < -tol * scale
+    if positive.any() and negative.any():
+        return "saddle point"
+    if positive.all():
+        return "local minimum"
+    if negative.all():
+        return "local maximum"
+    return "inconclusive"

@@ -41,9 +41,9 @@ def text_of(name: str) -> str:
     return page(name).get_text(" ")
 
 
-def test_the_three_chapters_so_far_are_in_the_toc():
+def test_every_chapter_is_in_the_toc():
     for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule",
-                    "04_backpropagation"]:
+                    "04_backpropagation", "05_hessians", "06_matrix_calculus"]:
         assert f"chapters/{chapter}.html" in PAGES
 
 
@@ -191,3 +191,64 @@ def test_chapter_4_reverse_mode_beats_forward_mode_and_finite_differences():
     rows = re.findall(r"^ *(\d+) +([\d.]+) s +([\d.]+) ms +(\d+)", text, re.M)
     assert [int(r[0]) for r in rows] == [10, 100, 1000, 10000, 100000]
     assert float(rows[-1][3]) > 1000
+
+
+def test_chapter_5_hessians_agree_and_the_models_have_slopes_2_and_3():
+    text = text_of("chapters/05_hessians.html")
+    assert "largest difference, autodiff - by hand:        0.0" in text
+    fd = float(re.search(r"finite differences - hand: ([\d.e-]+)", text)[1])
+    assert fd < 1e-7
+    slopes = dict(re.findall(r"(linear|quadratic|quadratic without the 1/2): fitted slope ([\d.]+)",
+                             text))
+    assert abs(float(slopes["linear"]) - 2) < 0.1
+    assert abs(float(slopes["quadratic"]) - 3) < 0.1
+    assert abs(float(slopes["quadratic without the 1/2"]) - 2) < 0.1
+    assert "d/dy (dg/dx) at 0: -0.99" in text and "d/dx (dg/dy) at 0: +0.99" in text
+
+
+def test_chapter_5_classifies_critical_points_and_newton_finds_the_saddle():
+    text = text_of("chapters/05_hessians.html")
+    for verdict in ["local minimum", "local maximum", "saddle point", "inconclusive"]:
+        assert f"-> {verdict}" in text
+    steps = re.search(r"gradient descent: converged after (\d+) steps; Newton: converged after "
+                      r"(\d+) steps", text)
+    assert int(steps[2]) < int(steps[1]) / 10
+    assert re.search(r"Newton: converged at \([+-][\d.]+, [+-][\d.]+\), a saddle point", text)
+    assert re.search(r"gradient descent: converged at .*, a local minimum", text)
+
+
+def test_chapter_5_hessian_vector_products_in_three_frameworks():
+    (tabs,) = framework_tab_sets("chapters/05_hessians.html")
+    assert list(tabs) == ["numpy", "pytorch", "tensorflow"]
+    for framework, text in tabs.items():
+        error = float(re.search(r"largest difference from the full Hessian: ([\d.e-]+)", text)[1])
+        assert error < (1e-8 if framework == "numpy" else 1e-12), framework
+
+
+def test_chapter_6_every_identity_passes_both_checks():
+    text = text_of("chapters/06_matrix_calculus.html")
+    lines = re.findall(r"finite differences: (\w+) \(max error ([\d.e+-]+)\); autograd max "
+                       r"difference ([\d.e+-]+)", text)
+    assert len(lines) >= 11
+    for verdict, fd_error, autograd_error in lines:
+        assert verdict == "passed" and float(fd_error) < 1e-8 and float(autograd_error) < 1e-12
+    assert "and 2Ax for a non-symmetric A: failed" in text
+    assert "each row of the gradient sums to zero: True" in text
+
+
+def test_chapter_6_matrix_factorization_in_three_frameworks_and_descent():
+    (tabs,) = framework_tab_sets("chapters/06_matrix_calculus.html")
+    for framework, text in tabs.items():
+        assert "gradient shape: (2, 4) = shape of V: (2, 4)" in text, framework
+        assert float(re.search(r"max \|formula - [^|]+\| = ([\d.e-]+)", text)[1]) < 1e-8
+    text = text_of("chapters/06_matrix_calculus.html")
+    end, best = re.search(r"end ([\d.]+); best possible rank-2 loss ([\d.]+)", text).groups()
+    assert float(end) == pytest.approx(float(best), rel=1e-2)
+
+
+def test_appendix_shows_each_verdict():
+    text = text_of("appendix/gradient_checks.html")
+    for verdict in ["PASSED", "FAILED", "INCONCLUSIVE"]:
+        assert f"gradient check {verdict}" in text
+    assert "per-tensor checks locate it in tensor 1" in text
+    assert "GradCheckError: gradient of tensor 0 has shape (3, 1)" in text
