@@ -11,7 +11,7 @@ DOCTREES := _build/.doctrees
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
-.PHONY: help install book test lint unit book-tests lab serve clean distclean
+.PHONY: help install book notebooks test lint unit book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ book: $(INSTALLED) ## Build the website into _build/html, executing chapters thr
 	fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
+notebooks: $(INSTALLED) ## Rewrite the .ipynb twins of the pages (for Colab and Binder)
+	$(BIN)/python scripts/make_notebooks.py
+
 lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx extension
-	$(BIN)/ruff check helpers tests _ext benchmarks
+	$(BIN)/ruff check helpers tests _ext benchmarks scripts
 
 unit: $(INSTALLED) ## Run the unit and property tests of helpers
 	$(BIN)/python -m pytest -m "not book"

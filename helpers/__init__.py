@@ -35,6 +35,7 @@ from helpers.plotting import (
 )
 from helpers.widgets import (
     Explorer,
+    FrameScrubber,
     GradientDescentExplorer,
     LinearApproximationExplorer,
     plot_linear_approximation_slice,
@@ -44,6 +45,7 @@ from helpers.widgets import (
 __all__ = [
     "DescentPath",
     "Explorer",
+    "FrameScrubber",
     "GradCheckError",
     "GradCheckReport",
     "GradientDescentExplorer",

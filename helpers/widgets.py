@@ -7,7 +7,7 @@ can show a static figure of any state on the website, where widget callbacks hav
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Explorer",
+    "FrameScrubber",
     "GradientDescentExplorer",
     "LinearApproximationExplorer",
     "plot_linear_approximation_slice",
@@ -79,6 +80,59 @@ def plot_step_on_contours(
     return ax
 
 
+class FrameScrubber:
+    """Precomputed frames of a figure with a slider to move between them, no kernel needed.
+
+    On a static web page ipywidgets are dead (no Python runs behind the page), so each
+    explorer of the book also renders a few settings ahead of time; this object shows them
+    as PNG images with an HTML range slider that switches between them, using a few lines of
+    inline JavaScript. It displays the same way in Jupyter.
+
+    ``make_figure(value)`` draws one frame and returns a matplotlib Figure.
+    """
+
+    def __init__(self, make_figure: Callable[[float], Figure], values: Sequence[float],
+                 label: str, start: int = 0, dpi: int = 60, fmt: str = "{:g}"):
+        if not values:
+            raise ValueError("a scrubber needs at least one value")
+        if not 0 <= start < len(values):
+            raise ValueError(f"start must index values (0 to {len(values) - 1}), got {start}")
+        self.values, self.label, self.start = list(values), label, start
+        self.frames = [_png_base64(make_figure(v), dpi) for v in self.values]
+        self.labels = [fmt.format(v) for v in self.values]
+
+    def _repr_html_(self) -> str:
+        import html
+        import json
+
+        labels = html.escape(json.dumps(self.labels))
+        images = "".join(
+            f'<img src="data:image/png;base64,{frame}" alt="{html.escape(self.label)} = '
+            f'{html.escape(text)}" style="max-width:100%"{"" if i == self.start else " hidden"}>'
+            for i, (frame, text) in enumerate(zip(self.frames, self.labels, strict=True)))
+        # Inline handler: show the frame whose index the slider holds, and its value.
+        handler = ("const box=this.closest('.frame-scrubber');"
+                   "box.querySelectorAll('img').forEach((im,i)=>{im.hidden=(i!=this.value);});"
+                   "box.querySelector('output').textContent="
+                   "JSON.parse(box.dataset.labels)[this.value];")
+        return (f'<div class="frame-scrubber" data-labels="{labels}">'
+                f'<label style="display:block">{html.escape(self.label)}: '
+                f'<input type="range" min="0" max="{len(self.frames) - 1}" step="1" '
+                f'value="{self.start}" aria-label="{html.escape(self.label)}" '
+                f'oninput="{handler}" style="width:60%;vertical-align:middle"> '
+                f"<output>{html.escape(self.labels[self.start])}</output></label>"
+                f"{images}</div>")
+
+
+def _png_base64(fig: Figure, dpi: int) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 class Explorer:
     """An interactive figure: ipywidgets sliders in Jupyter, a static figure anywhere.
 
@@ -131,6 +185,25 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget())
+
+    def scrubber(self, key: str, values: Sequence[float], label: str | None = None,
+                 **options) -> FrameScrubber:
+        """Frames of this explorer for each value of ``state[key]``, with a slider.
+
+        This is the explorer on a static page: the other settings stay as they are.
+        """
+        if key not in self.state:
+            raise KeyError(f"{key!r} is not a setting of this explorer: {sorted(self.state)}")
+        saved = self.state[key]
+
+        def frame(value: float) -> Figure:
+            self.state[key] = value
+            return self.figure()
+
+        try:
+            return FrameScrubber(frame, values, label or key, **options)
+        finally:
+            self.state[key] = saved
 
 
 class LinearApproximationExplorer(Explorer):

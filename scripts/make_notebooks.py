@@ -1,0 +1,82 @@
+"""Write the .ipynb twin of every notebook page, for Colab and Binder launch buttons.
+
+Colab opens only .ipynb files, so each MyST text notebook (chapters/*.md, appendix/*.md,
+notation.md) gets an .ipynb beside it, without outputs. Its first cell installs the book's
+`helpers` package when, and only when, it runs on Colab; the repository it installs from is
+read from _config.yml (the one place it is named). The website's launch buttons point at
+these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
+
+    python scripts/make_notebooks.py          # (re)write the .ipynb files
+    python scripts/make_notebooks.py --check  # exit 1 if any is missing or out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COLAB_CELL = '''\
+# On Colab: install the book's `helpers` package (this cell does nothing anywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    %pip install --quiet "git+{url}@{branch}"'''
+
+
+def notebook_sources() -> list[Path]:
+    """The pages of _toc.yml that are notebooks (they carry a jupytext header)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    sources = [ROOT / f"{name}.md" for name in files]
+    return [p for p in sources if p.read_text().lstrip().startswith("---\njupytext:")]
+
+
+def colab_cell() -> nbformat.NotebookNode:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    cell = nbformat.v4.new_code_cell(COLAB_CELL.format(url=config["url"],
+                                                       branch=config.get("branch", "main")))
+    cell.metadata["tags"] = ["colab-setup"]
+    return cell
+
+
+def as_ipynb(source: Path) -> str:
+    notebook = jupytext.read(source)
+    notebook.cells.insert(0, colab_cell())
+    notebook.metadata.pop("jupytext", None)  # a standalone notebook, not a pairing
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number}"  # stable ids: random ones would change on every run
+    return jupytext.writes(notebook, fmt="ipynb")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only report stale notebooks")
+    args = parser.parse_args()
+    stale = []
+    for source in notebook_sources():
+        target = source.with_suffix(".ipynb")
+        text = as_ipynb(source)
+        if target.exists() and target.read_text() == text:
+            continue
+        stale.append(target.relative_to(ROOT))
+        if not args.check:
+            target.write_text(text)
+    if args.check and stale:
+        print("out of date (run `make notebooks`):", *stale, sep="\n  ")
+        return 1
+    if not args.check:
+        print(f"wrote {len(stale)} notebook(s)" + ("" if not stale else ": ")
+              + ", ".join(map(str, stale)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
