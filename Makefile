@@ -42,12 +42,15 @@ lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx exte
 	$(BIN)/ruff check helpers tests _ext benchmarks scripts
 
 unit: $(INSTALLED) ## Run the unit and property tests of helpers
-	$(BIN)/python -m pytest -m "not book"
+	$(BIN)/python -m pytest -m "not book and not browser"
 
 book-tests: ## Check the built website in _build/html (after `make book`)
 	$(BIN)/python -m pytest -m book
 
-test: lint unit book book-tests ## Lint, unit tests, build the book, check the built pages
+browser-tests: ## Check every built page in headless Chromium (needs Debian's chromium)
+	$(BIN)/python -m pytest -m browser
+
+test: lint unit book book-tests browser-tests ## Lint, unit tests, build, check pages (also in Chromium)
 
 lab: $(INSTALLED) ## Open the chapters in JupyterLab (.md chapters open as notebooks)
 	@mkdir -p $(VENV)/share/jupyter/lab/settings

@@ -92,7 +92,7 @@ class FrameScrubber:
     """
 
     def __init__(self, make_figure: Callable[[float], Figure], values: Sequence[float],
-                 label: str, start: int = 0, dpi: int = 60, fmt: str = "{:g}"):
+                 label: str, start: int = 0, dpi: int = 50, fmt: str = "{:g}"):
         if not values:
             raise ValueError("a scrubber needs at least one value")
         if not 0 <= start < len(values):

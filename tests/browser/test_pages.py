@@ -1,0 +1,170 @@
+"""Every page of the built book, in a real headless Chromium, as a reader meets it.
+
+Screenshots of each page go to test-artifacts/screenshots/ (kept out of git), so a failure
+can be seen.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.site_server import HTML, ROOT, WAIT_FOR_MATH_AND_IMAGES, toc_pages
+
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PAGES = toc_pages()
+
+
+def open_page(browser, url: str):
+    """A fresh page with collectors for console errors and failed local requests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}")
+            if "127.0.0.1" in r.url else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and "127.0.0.1" in r.url else None)
+    page.goto(url, wait_until="load")
+    page.evaluate(WAIT_FOR_MATH_AND_IMAGES)
+    return context, page, problems
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_in_chromium(browser, site_url, name):
+    context, page, problems = open_page(browser, f"{site_url}/{name}")
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__") + ".png")),
+                        full_page=True)
+        assert problems == [], problems
+
+        # every formula typeset: each Sphinx math element holds a MathJax container
+        untypeset = page.evaluate("""() => Array.from(document.querySelectorAll('.math'))
+            .filter(el => !el.querySelector('mjx-container')).map(el => el.textContent)""")
+        assert untypeset == [], f"formulas left as TeX: {untypeset[:3]}"
+        visible = page.evaluate("""() => { const body = document.body.cloneNode(true);
+            body.querySelectorAll('pre, code, script, style, mjx-container, .math')
+                .forEach(el => el.remove());
+            return body.innerText; }""")
+        assert not re.search(r"\\\(|\\\[|\$\$", visible), "raw TeX delimiters in the text"
+
+        # every image loaded, with alt text or a caption
+        images = page.evaluate("""() => Array.from(document.images).map(img => ({
+            src: img.src.slice(0, 80), width: img.naturalWidth,
+            described: !!img.alt || !!img.closest('figure')?.querySelector('figcaption')}))""")
+        broken = [i["src"] for i in images if i["width"] == 0]
+        undescribed = [i["src"] for i in images if not i["described"]]
+        assert broken == [] and undescribed == [], (broken, undescribed)
+
+        # every internal link resolves (the file, and the anchor on this page)
+        links = page.evaluate("""() => Array.from(document.querySelectorAll('a[href]'))
+            .map(a => a.href)""")
+        ids = set(page.evaluate("() => Array.from(document.querySelectorAll('[id]'))"
+                                ".map(e => e.id)"))
+        for link in {lk for lk in links if lk.startswith(site_url)}:
+            target, _, fragment = link.partition("#")
+            if target == page.url.partition("#")[0]:
+                assert not fragment or urllib.parse.unquote(fragment) in ids, link
+                continue
+            with urllib.request.urlopen(target) as response:
+                assert response.status == 200, link
+
+        # launch buttons point at notebooks that exist in the repository
+        for link in links:
+            match = re.search(r"colab\.research\.google\.com/github/[^/]+/[^/]+/blob/[^/]+/(.+)"
+                              r"|mybinder\.org/v2/gh/.+\?urlpath=lab/tree/(.+)", link)
+            if match:
+                path = ROOT / urllib.parse.unquote(match[1] or match[2])
+                assert path.is_file() and path.suffix == ".ipynb", link
+    finally:
+        context.close()
+
+
+def notebook_pages() -> list[str]:
+    return [p for p in PAGES if (ROOT / p).with_suffix(".md").read_text().startswith(
+        "---\njupytext:")]
+
+
+@pytest.mark.parametrize("name", notebook_pages())
+def test_notebook_pages_offer_launch_buttons_and_an_ipynb_download(browser, site_url, name):
+    context, page, _ = open_page(browser, f"{site_url}/{name}")
+    try:
+        links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'))"
+                              ".map(a => a.getAttribute('href'))")
+        assert any("colab.research.google.com" in lk for lk in links)
+        assert any("mybinder.org" in lk for lk in links)
+        downloads = [lk for lk in links if lk.endswith(".ipynb") and "_sources" in lk]
+        assert downloads, "no .ipynb download"
+        target = (HTML / name).parent / downloads[0]
+        assert target.resolve().is_file()
+    finally:
+        context.close()
+
+
+def selected_frameworks(page) -> list[str]:
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.sd-tab-set.framework-tabs')).map(set => {
+        const input = set.querySelector(':scope > input:checked');
+        return set.querySelector(`:scope > label[for="${input.id}"]`).dataset.syncId; })""")
+
+
+def test_framework_tabs_switch_together_and_persist_across_pages(browser, site_url):
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{site_url}/chapters/01_partial_derivatives.html", wait_until="load")
+        assert selected_frameworks(page) == ["numpy"]
+        page.locator(".sd-tab-set.framework-tabs label[data-sync-id='tensorflow']").first.click()
+        assert selected_frameworks(page) == ["tensorflow"]
+        for chapter in ["04_backpropagation", "05_hessians", "06_matrix_calculus"]:
+            page.goto(f"{site_url}/chapters/{chapter}.html", wait_until="load")
+            chosen = selected_frameworks(page)
+            assert chosen and set(chosen) == {"tensorflow"}, (chapter, chosen)
+        page.locator(".sd-tab-set.framework-tabs label[data-sync-id='pytorch']").first.click()
+        assert set(selected_frameworks(page)) == {"pytorch"}
+        text = page.locator(".sd-tab-set.framework-tabs .sd-tab-content:visible").first
+        assert "autograd" in text.inner_text()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("name", ["chapters/01_partial_derivatives.html",
+                                  "chapters/02_gradient_descent.html"])
+def test_every_explorer_slider_changes_its_figure(browser, site_url, name):
+    context, page, problems = open_page(browser, f"{site_url}/{name}")
+    try:
+        scrubbers = page.locator(".frame-scrubber")
+        assert scrubbers.count() >= 1
+        for k in range(scrubbers.count()):
+            box = scrubbers.nth(k)
+            before = box.locator("img:visible").get_attribute("src")
+            label_before = box.locator("output").inner_text()
+            box.locator("input[type=range]").focus()
+            page.keyboard.press("ArrowLeft")
+            assert box.locator("img:visible").count() == 1
+            assert box.locator("img:visible").get_attribute("src") != before
+            assert box.locator("output").inner_text() != label_before
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_the_site_reads_offline_from_files():
+    """No page loads a script or stylesheet from another host."""
+    for page in HTML.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
+        remote = [r for r in remote if not r.startswith("https://github.com")]
+        assert remote == [], (page.relative_to(HTML), remote)
+
+
+def test_screenshots_are_written():
+    assert SCREENSHOTS.is_dir() and any(Path(SCREENSHOTS).glob("*.png"))
