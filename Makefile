@@ -11,7 +11,7 @@ DOCTREES := _build/.doctrees
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
-.PHONY: help install book notebooks test lint unit book-tests browser-tests lab serve clean distclean
+.PHONY: help install book book-course notebooks grade test lint unit book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,8 +35,20 @@ book: $(INSTALLED) ## Build the website into _build/html, executing chapters thr
 	fi
 	$(BIN)/jupyter-book build . -n -W --keep-going
 
-notebooks: $(INSTALLED) ## Rewrite the .ipynb twins of the pages (for Colab and Binder)
+book-course: book ## Build the course website (exercises, no solutions) into _build/course
+	sed 's#file: solutions/#file: exercises/#' _toc.yml > _build/_toc_course.yml
+	$(BIN)/jupyter-book build . -n -W --keep-going --toc _build/_toc_course.yml \
+	  --path-output _build/course
+	@echo "course website: _build/course/_build/html"
+
+notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page's .ipynb twin
+	$(BIN)/python scripts/make_exercises.py
 	$(BIN)/python scripts/make_notebooks.py
+	$(BIN)/python -m helpers.grading expected
+
+grade: $(INSTALLED) ## Grade notebooks: make grade SUBMISSIONS="dir/*.ipynb" [OUT=grades.csv]
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="submissions/*.ipynb" [OUT=grades.csv]'; exit 2; }
+	$(BIN)/python -m helpers.grading grade --out $(or $(OUT),grades.csv) $(SUBMISSIONS)
 
 lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx extension
 	$(BIN)/ruff check helpers tests _ext benchmarks scripts

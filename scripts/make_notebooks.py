@@ -1,7 +1,8 @@
 """Write the .ipynb twin of every notebook page, for Colab and Binder launch buttons.
 
 Colab opens only .ipynb files, so each MyST text notebook (chapters/*.md, appendix/*.md,
-notation.md) gets an .ipynb beside it, without outputs. Its first cell installs the book's
+notation.md, solutions/*.md, exercises/*.md) gets an .ipynb beside it, without outputs.
+Students download and submit the exercises/*.ipynb files. Its first cell installs the book's
 `helpers` package when, and only when, it runs on Colab; the repository it installs from is
 read from _config.yml (the one place it is named). The website's launch buttons point at
 these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
@@ -31,10 +32,12 @@ if "google.colab" in sys.modules:
 
 
 def notebook_sources() -> list[Path]:
-    """The pages of _toc.yml that are notebooks (they carry a jupytext header)."""
+    """The notebook pages of _toc.yml (they carry a jupytext header) and the student
+    exercise notebooks (pages of the course build)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
     sources = [ROOT / f"{name}.md" for name in files]
+    sources += sorted((ROOT / "exercises").glob("*.md"))
     return [p for p in sources if p.read_text().lstrip().startswith("---\njupytext:")]
 
 

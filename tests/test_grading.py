@@ -1,0 +1,190 @@
+"""Graded exercises: full marks for every solution, zero for every blank exercise, and every
+adversarial submission graded within its limits with a clear message, its bytes untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from helpers.grading import Checker, compare
+from helpers.grading.grade import HIDDEN_CASES, Grader, solution_path
+from helpers.grading.questions import QUESTIONS
+from helpers.grading.runner import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = Limits(wall_seconds=20, cell_seconds=4, question_seconds=2)
+CHAPTERS = sorted(QUESTIONS)
+
+
+@pytest.fixture(scope="module")
+def grader():
+    return Grader(limits=LIMITS)
+
+
+def exercise(chapter: str) -> Path:
+    return ROOT / "exercises" / solution_path(chapter).with_suffix(".ipynb").name
+
+
+def test_every_solution_scores_full_marks_on_hidden_cases(grader):
+    paths = [solution_path(c).with_suffix(".ipynb") for c in CHAPTERS]
+    for result in grader.grade_all(paths):
+        assert result.maximum > 0
+        assert result.total == result.maximum, (result.submission, result.messages)
+
+
+def test_every_blank_exercise_scores_zero_with_only_not_answered_messages(grader):
+    for result in grader.grade_all([exercise(c) for c in CHAPTERS]):
+        assert result.total == 0 and result.maximum > 0
+        assert result.messages, result.submission
+        for message in result.messages:
+            assert "not answered yet" in message, (result.submission, message)
+
+
+def submission(tmp_path: Path, name: str, q1_source: str, extra_cell: str = "") -> Path:
+    """The solution of chapter 1 with question 1's answer replaced (and maybe a cell added)."""
+    notebook = nbformat.read(solution_path("ch1").with_suffix(".ipynb"), as_version=4)
+    for cell in notebook.cells:
+        if "answer" in cell.metadata.get("tags", []) and "def q1" in cell.source:
+            cell.source = q1_source
+    if extra_cell:
+        notebook.cells.insert(2, nbformat.v4.new_code_cell(extra_cell))
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+ADVERSARIAL = {
+    "raises": ("def q1(p):\n    raise ValueError('boom')", "", "raised ValueError: boom"),
+    "sys_exit": ("import sys\nsys.exit(3)", "", "not defined"),
+    "infinite_loop_in_answer": ("def q1(p):\n    while True:\n        pass", "",
+                                "TimeoutError"),
+    "infinite_loop_at_top": ("while True:\n    pass", "", "not defined"),
+    "memory_bomb": ("def q1(p):\n    return np.ones((10**6, 10**5))", "", "MemoryError"),
+    "huge_output": ("print('x' * 50_000_000)\ndef q1(p):\n    return np.zeros(2)", "",
+                    "got [0., 0.]"),
+    "fake_grader_output": (
+        "print('q1: 2 points')\nprint(json.dumps({'answers': {'q1': [1, 1, 1]}}))\n"
+        "def q1(p):\n    return np.zeros(3)", "import json", "wrong shape (3,), expected (2,)"),
+    "monkeypatched_numpy": (
+        "np.allclose = lambda *a, **k: True\nnp.isclose = np.allclose\n"
+        "def q1(p):\n    return np.array([5.0, 5.0])", "", "got [5., 5.]"),
+    "monkeypatched_checker": (
+        "import helpers.grading.compare as c\nc.compare = lambda *a, **k: (True, 'passed')\n"
+        "def q1(p):\n    return -np.ones(2)", "", "expected"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_submissions(tmp_path, grader, name):
+    source, extra, expected_message = ADVERSARIAL[name]
+    path = submission(tmp_path, name, source, extra)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    start = time.perf_counter()
+    (result,) = grader.grade_all([path])
+    assert time.perf_counter() - start < LIMITS.wall_seconds + 10
+    assert result.points["q1"] == 0, result
+    assert result.points["q2"] == 1 and result.points["q4"] == 1  # other answers still count
+    assert any(expected_message in m for m in result.messages if m.startswith("q1")), \
+        result.messages
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_os_exit_and_endless_loops_end_in_a_message_not_a_hang(tmp_path, grader):
+    hard_exit = submission(tmp_path, "os_exit", "import os\nos._exit(0)")
+    endless = submission(tmp_path, "endless", "while True:\n    try:\n        while True:\n"
+                                              "            pass\n    except BaseException:\n"
+                                              "        pass")
+    start = time.perf_counter()
+    results = grader.grade_all([hard_exit, endless])
+    assert time.perf_counter() - start < 2 * LIMITS.wall_seconds + 10
+    assert "os._exit" in results[0].messages[0] and results[0].total == 0
+    assert "did not finish" in results[1].messages[0] and results[1].total == 0
+
+
+def test_attempt_to_overwrite_grading_files_is_undone_and_scores_zero(tmp_path, grader):
+    target = ROOT / "helpers" / "grading" / "questions.py"
+    original = target.read_bytes()
+    hidden = HIDDEN_CASES.read_bytes()
+    code = (f"open({str(target)!r}, 'a').write('# hacked')\n"
+            f"open({str(HIDDEN_CASES)!r}, 'w').write('{{}}')\n"
+            "def q1(p):\n    return np.zeros(2)")
+    path = submission(tmp_path, "overwrite", code)
+    (result,) = grader.grade_all([path])
+    assert target.read_bytes() == original and HIDDEN_CASES.read_bytes() == hidden
+    assert result.total == 0
+    assert any("tried to modify grading files" in m for m in result.messages)
+
+
+def test_invalid_json_and_the_wrong_chapter(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_bytes(b"{this is not json")
+    other = tmp_path / "other.ipynb"
+    other.write_bytes(solution_path("ch2").with_suffix(".ipynb").read_bytes())
+    results = Grader(chapter="ch1", limits=LIMITS).grade_all([bad, other])
+    assert "not a valid notebook" in results[0].messages[0] and results[0].total == 0
+    assert "notebook of ch2, not ch1" in results[1].messages[0] and results[1].total == 0
+    assert bad.read_bytes() == b"{this is not json"
+
+
+def test_hidden_cases_never_reach_the_student_side():
+    public = json.loads((ROOT / "helpers" / "grading" / "public_expected.json").read_text())
+    hidden = json.loads(HIDDEN_CASES.read_text())
+    for chapter, questions in hidden.items():
+        for name, cases in questions.items():
+            question = next(q for q in QUESTIONS[chapter] if q.name == name)
+            assert len(public[chapter][name]) == len(question.cases())
+            for case in cases:
+                assert case not in question.public
+    for notebook in (ROOT / "exercises").glob("*"):
+        assert "hidden_cases" not in notebook.read_text()
+
+
+def test_public_expected_answers_come_from_the_solutions():
+    from helpers.grading.grade import reference_answers
+
+    public = json.loads((ROOT / "helpers" / "grading" / "public_expected.json").read_text())
+    assert reference_answers("ch6", hidden=False, limits=LIMITS) == public["ch6"]
+
+
+def test_instant_feedback_messages(capsys):
+    check = Checker("ch1")
+    namespace = {}
+
+    def run(name, value):
+        namespace[name] = value
+        exec(f"check({name!r})", {"check": check, **namespace})
+        return capsys.readouterr().out.strip()
+
+    assert run("q1", None) == "q1: returned None: not answered yet"
+    assert "wrong shape (2, 1), expected (2,)" in run("q1", lambda p: np.zeros((2, 1)))
+    assert "contains NaN" in run("q1", lambda p: np.full(2, np.nan))
+    assert "raised ZeroDivisionError" in run("q1", lambda p: 1 / 0)
+    doubled = run("q1", lambda p: 2 * np.exp(p - np.logaddexp(*p)))
+    assert "off by a factor of 2" in doubled and "at input" in doubled
+    assert run("q2", 5.0) == "q2: passed"
+    assert run("q4", "b") == "q4: passed"
+    check.score()
+    assert "Score on the public cases: 2 / 6" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "kind", "message"),
+    [
+        (np.array([1.0, 2.0]), np.array([2.0, 4.0]), "value", "off by a factor of 2"),
+        (np.array([1.0, 2.0]), np.array([-1.0, -2.0]), "value", "sign is flipped"),
+        (3.0, "three", "value", "returned str"),
+        ("B", 2, "choice", "expected a letter"),
+        (np.ones(2), {"error": "KeyError: 'x'"}, "function", "raised KeyError"),
+        ("min", "max", "function", "wrong answer"),
+    ],
+)
+def test_compare_says_what_is_wrong(expected, got, kind, message):
+    ok, text = compare(expected, got, kind)
+    assert not ok and message in text
+    assert compare(expected, expected, kind)[0]
