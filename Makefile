@@ -62,7 +62,7 @@ book-tests: ## Check the built website in _build/html (after `make book`)
 browser-tests: ## Check every built page in headless Chromium (needs Debian's chromium)
 	$(BIN)/python -m pytest -m browser
 
-test: lint unit book book-tests browser-tests ## Lint, unit tests, build, check pages (also in Chromium)
+test: lint unit book book-course book-tests browser-tests ## Lint, unit tests, both builds, page checks (also in Chromium)
 
 lab: $(INSTALLED) ## Open the chapters in JupyterLab (.md chapters open as notebooks)
 	@mkdir -p $(VENV)/share/jupyter/lab/settings

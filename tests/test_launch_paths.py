@@ -36,9 +36,16 @@ def test_every_notebook_page_has_an_up_to_date_ipynb_twin():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_exercise_notebooks_are_generated_from_the_solutions():
+    result = subprocess.run([sys.executable, "scripts/make_exercises.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_twins_have_no_outputs_and_start_with_the_colab_cell():
-    twins = sorted(ROOT.glob("chapters/*.ipynb")) + sorted(ROOT.glob("appendix/*.ipynb"))
-    assert len(twins) >= 7
+    twins = [p for folder in ("chapters", "appendix", "exercises", "solutions")
+             for p in sorted(ROOT.glob(f"{folder}/*.ipynb"))]
+    assert len(twins) >= 19
     for twin in twins:
         notebook = nbformat.read(twin, as_version=4)
         assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")

@@ -252,3 +252,29 @@ def test_appendix_shows_each_verdict():
         assert f"gradient check {verdict}" in text
     assert "per-tensor checks locate it in tensor 1" in text
     assert "GradCheckError: gradient of tensor 0 has shape (3, 1)" in text
+
+
+COURSE = ROOT / "_build" / "course" / "_build" / "html"
+
+
+def test_self_study_site_folds_each_solution_under_a_dropdown():
+    soup = page("solutions/01_partial_derivatives.html")
+    solutions = soup.select("div.solution")
+    assert len(solutions) == 4
+    assert all("dropdown" in s.get("class", []) for s in solutions)
+    assert "q1: passed (3 public cases)" in soup.get_text(" ")
+
+
+def test_course_site_has_the_exercises_and_no_solution():
+    if not (COURSE / "index.html").exists():
+        pytest.fail(f"{COURSE} has no course build: run `make book-course` first")
+    assert not (COURSE / "solutions").exists()
+    assert not list(COURSE.rglob("*solution*"))
+    for html in (COURSE / "exercises").glob("*.html"):
+        soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
+        assert soup.select("div.solution") == [], html.name
+        assert "not answered yet" in soup.get_text(" "), html.name
+    answer = "np.exp(x - log_sum)"  # a line of the reference solution to question 1
+    assert all(answer not in p.read_text(encoding="utf-8", errors="ignore")
+               for p in COURSE.rglob("*") if p.is_file() and p.suffix in {".html", ".md",
+                                                                          ".ipynb", ".txt"})
