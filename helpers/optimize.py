@@ -75,6 +75,13 @@ def gradient_descent(
         raise TypeError("f and grad must both be functions of one array argument")
     if not step_size > 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
+    return _iterate(f, grad, x0, lambda w, g: -step_size * g, max_steps, tol, bound)
+
+
+def _iterate(f, grad, x0, step: Callable[[np.ndarray, np.ndarray], np.ndarray],
+             max_steps: int, tol: float, bound: float) -> DescentPath:
+    """The loop shared by gradient descent and Newton's method: ``w <- w + step(w, g)``,
+    with their stopping rules. A step that raises LinAlgError ends with "singular"."""
     if int(max_steps) != max_steps or max_steps < 0:
         raise ValueError(f"max_steps must be a non-negative integer, got {max_steps}")
     w = as_float64(x0, "x0")
@@ -95,7 +102,11 @@ def gradient_descent(
                 break
             if len(points) > max_steps:
                 break
-            w = w - step_size * g
+            try:
+                w = w + step(w, g)
+            except np.linalg.LinAlgError:
+                status = "singular"
+                break
             points.append(w)
             values.append(float(np.asarray(f(w))))
     return DescentPath(np.array(points), np.array(values), status)
@@ -123,32 +134,16 @@ def newton_method(
     """
     if not (callable(f) and callable(grad) and callable(hess)):
         raise TypeError("f, grad and hess must all be functions of one array argument")
-    w = as_float64(x0, "x0")
-    if w.ndim != 1:
-        raise ValueError(f"x0 must be a 1-D vector, got shape {w.shape}")
-    points, values = [w], [float(np.asarray(f(w)))]
-    status = "max_steps"
-    for _ in range(int(max_steps) + 1):
-        g = np.asarray(grad(w), dtype=np.float64)
-        if not (np.all(np.isfinite(g)) and np.max(np.abs(w)) <= bound):
-            status = "diverged"
-            break
-        if np.linalg.norm(g) <= tol:
-            status = "converged"
-            break
-        if len(points) > max_steps:
-            break
+    if as_float64(x0, "x0").ndim != 1:
+        raise ValueError(f"x0 must be a 1-D vector, got shape {np.shape(x0)}")
+
+    def newton_step(w: np.ndarray, g: np.ndarray) -> np.ndarray:
         h = np.asarray(hess(w), dtype=np.float64)
         if h.shape != (w.size, w.size):
             raise ValueError(f"hess returned shape {h.shape}, expected {(w.size, w.size)}")
-        try:
-            w = w - np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:
-            status = "singular"
-            break
-        points.append(w)
-        values.append(float(np.asarray(f(w))))
-    return DescentPath(np.array(points), np.array(values), status)
+        return -np.linalg.solve(h, g)
+
+    return _iterate(f, grad, x0, newton_step, max_steps, tol, bound)
 
 
 def classify_critical_point(hessian: Any, tol: float = 1e-9) -> str:

@@ -150,6 +150,14 @@ class Explorer:
         """Map each key of ``self.state`` that a slider drives to that ipywidgets slider."""
         raise NotImplementedError
 
+    def _point_sliders(self, what: str) -> dict:
+        """Sliders for state["x"] and state["y"] over the explorer's xlim and ylim."""
+        import ipywidgets as widgets
+
+        return {key: widgets.FloatSlider(value=self.state[key], min=lim[0], max=lim[1],
+                                         step=0.05, description=f"{what} {key}")
+                for key, lim in (("x", self.xlim), ("y", self.ylim))}
+
     def draw(self, fig: Figure) -> None:
         """Draw the current state into ``fig``."""
         raise NotImplementedError
@@ -230,10 +238,7 @@ class LinearApproximationExplorer(Explorer):
         import ipywidgets as widgets
 
         return {
-            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
-                                     step=0.05, description="point x"),
-            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
-                                     step=0.05, description="point y"),
+            **self._point_sliders("point"),
             "length": widgets.FloatLogSlider(value=self.state["length"], base=10, min=-3,
                                              max=0.3, step=0.05, description="|e|"),
             "angle": widgets.FloatSlider(value=self.state["angle"], min=-180, max=180, step=5,
@@ -274,10 +279,7 @@ class GradientDescentExplorer(Explorer):
         import ipywidgets as widgets
 
         return {
-            "x": widgets.FloatSlider(value=self.state["x"], min=self.xlim[0], max=self.xlim[1],
-                                     step=0.05, description="start x"),
-            "y": widgets.FloatSlider(value=self.state["y"], min=self.ylim[0], max=self.ylim[1],
-                                     step=0.05, description="start y"),
+            **self._point_sliders("start"),
             "step_size": widgets.FloatLogSlider(value=self.state["step_size"], base=10, min=-3,
                                                 max=0.5, step=0.02, description="step size η"),
             "max_steps": widgets.IntSlider(value=self.state["max_steps"], min=1, max=200,

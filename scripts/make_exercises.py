@@ -13,13 +13,14 @@ that says "not answered yet".
 
 from __future__ import annotations
 
-import argparse
 import ast
 import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.generated import ROOT, write_or_check
+
 SOLUTION_BLOCK = re.compile(r"^```\{solution-start\}.*?^```\{solution-end\}\n```\n\n?",
                             re.DOTALL | re.MULTILINE)
 ANSWER_CELL = re.compile(r"^```\{code-cell\} ipython3\n:tags: \[answer\]\n\n(.*?)^```\n",
@@ -62,27 +63,9 @@ def exercise_text(solution: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only report stale notebooks")
-    args = parser.parse_args()
-    stale = []
-    for solution in sorted((ROOT / "solutions").glob("*.md")):
-        target = ROOT / "exercises" / solution.name
-        text = exercise_text(solution.read_text())
-        if target.exists() and target.read_text() == text:
-            continue
-        stale.append(target.relative_to(ROOT))
-        if not args.check:
-            target.parent.mkdir(exist_ok=True)
-            target.write_text(text)
-    if args.check and stale:
-        print("out of date (run `make notebooks`):", *stale, sep="\n  ")
-        return 1
-    if not args.check:
-        print(f"wrote {len(stale)} exercise notebook(s)")
-    return 0
-
+    return write_or_check(__doc__, ((ROOT / "exercises" / solution.name,
+                                     lambda solution=solution: exercise_text(solution.read_text()))
+                                    for solution in sorted((ROOT / "solutions").glob("*.md"))))
 
 if __name__ == "__main__":
     sys.exit(main())

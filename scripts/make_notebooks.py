@@ -13,7 +13,6 @@ these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import jupytext
 import nbformat
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.generated import ROOT, toc_files, write_or_check
 
 COLAB_CELL = '''\
 # On Colab: install the book's `helpers` package (this cell does nothing anywhere else).
@@ -34,9 +34,7 @@ if "google.colab" in sys.modules:
 def notebook_sources() -> list[Path]:
     """The notebook pages of _toc.yml (they carry a jupytext header) and the student
     exercise notebooks (pages of the course build)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
-    sources = [ROOT / f"{name}.md" for name in files]
+    sources = [ROOT / f"{name}.md" for name in toc_files()]
     sources += sorted((ROOT / "exercises").glob("*.md"))
     return [p for p in sources if p.read_text().lstrip().startswith("---\njupytext:")]
 
@@ -59,27 +57,9 @@ def as_ipynb(source: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only report stale notebooks")
-    args = parser.parse_args()
-    stale = []
-    for source in notebook_sources():
-        target = source.with_suffix(".ipynb")
-        text = as_ipynb(source)
-        if target.exists() and target.read_text() == text:
-            continue
-        stale.append(target.relative_to(ROOT))
-        if not args.check:
-            target.write_text(text)
-    if args.check and stale:
-        print("out of date (run `make notebooks`):", *stale, sep="\n  ")
-        return 1
-    if not args.check:
-        print(f"wrote {len(stale)} notebook(s)" + ("" if not stale else ": ")
-              + ", ".join(map(str, stale)))
-    return 0
-
+    return write_or_check(__doc__, ((source.with_suffix(".ipynb"),
+                                     lambda source=source: as_ipynb(source))
+                                    for source in notebook_sources()))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,9 +16,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
+from scripts.generated import ROOT, toc_files
 
-ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,9 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def toc_pages() -> list[str]:
     """The built page of every file in _toc.yml, e.g. 'chapters/01_partial_derivatives.html'."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
-    return [f"{name}.html" for name in files]
+    return [f"{name}.html" for name in toc_files()]
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

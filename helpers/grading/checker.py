@@ -6,10 +6,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
+from helpers.grading.answers import evaluate
 from helpers.grading.compare import compare
-from helpers.grading.encoding import decode, encode
+from helpers.grading.encoding import decode
 from helpers.grading.questions import chapter_questions
 
 PUBLIC_EXPECTED = Path(__file__).with_name("public_expected.json")
@@ -18,12 +18,6 @@ PUBLIC_EXPECTED = Path(__file__).with_name("public_expected.json")
 def load_public_expected() -> dict:
     """Expected answers on the public cases, generated from the reference solutions."""
     return json.loads(PUBLIC_EXPECTED.read_text())
-
-
-def _as_input(value: Any) -> Any:
-    import numpy as np
-
-    return np.array(value, dtype=np.float64) if isinstance(value, list) else value
 
 
 class Checker:
@@ -45,8 +39,8 @@ class Checker:
         namespace = sys._getframe(1).f_globals  # the notebook's variables
         expected = load_public_expected()[self.chapter][name]
         passed, messages = 0, []
-        for case, want in zip(question.cases(), expected, strict=True):
-            got = self._answer(namespace, question, case)
+        answers = evaluate(namespace, name, question.kind, question.cases())
+        for case, want, got in zip(question.cases(), expected, answers, strict=True):
             where = f"at input {case}" if question.kind == "function" else ""
             ok, message = compare(decode(want), decode(got), question.kind, where)
             passed += ok
@@ -60,22 +54,6 @@ class Checker:
             text = "; ".join(messages)
         self.results[name] = (points, text)
         print(f"{name}: {text}")
-
-    @staticmethod
-    def _answer(namespace: dict, question, case: list) -> Any:
-        if question.name not in namespace:
-            return {"error": f"NameError: {question.name} is not defined (run its cell)"}
-        obj = namespace[question.name]
-        if question.kind != "function":
-            return encode(obj)
-        if obj is None:
-            return None
-        if not callable(obj):
-            return {"error": f"TypeError: {question.name} should be a function"}
-        try:
-            return encode(obj(*[_as_input(a) for a in case]))
-        except Exception as error:  # shown to the student as feedback
-            return {"error": f"{type(error).__name__}: {error}"}
 
     def score(self) -> None:
         """Print the running score on the public cases."""

@@ -66,8 +66,19 @@ class _Shell:
         return lambda *args, **kwargs: None
 
 
+def _guarded_call(seconds: float):
+    def call(function, args):
+        try:
+            _alarm(seconds)
+            return function(*args)
+        finally:
+            _cancel_alarm()
+
+    return call
+
+
 def run(path: str, request: dict) -> dict:
-    from helpers.grading.encoding import decode, encode
+    from helpers.grading.answers import evaluate
 
     namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Shell}
     cell_errors = []
@@ -75,45 +86,16 @@ def run(path: str, request: dict) -> dict:
         try:
             _alarm(request["cell_timeout"])
             exec(compile(source, f"<cell {number}>", "exec"), namespace)
-        except BaseException as error:  # every failure is reported, none kills us
+        except BaseException as error:  # every failure is reported, none ends the run
             cell_errors.append(f"cell {number}: {_describe(error)}")
         finally:
             _cancel_alarm()
-    answers = {}
-    for question in request["questions"]:
-        name, kind = question["name"], question["kind"]
-        if name not in namespace:
-            answers[name] = [{"error": f"NameError: {name} is not defined (run its cell)"}]
-            continue
-        obj = namespace[name]
-        if kind != "function":
-            answers[name] = [encode(obj)]
-            continue
-        if obj is None:
-            answers[name] = [None] * len(question["cases"])
-            continue
-        if not callable(obj):
-            answers[name] = [{"error": f"TypeError: {name} should be a function, it is a "
-                                       f"{type(obj).__name__}"}] * len(question["cases"])
-            continue
-        results = []
-        for case in question["cases"]:
-            args = [decode(a) if isinstance(a, dict) else _as_input(a) for a in case]
-            try:
-                _alarm(request["question_timeout"])
-                results.append(encode(obj(*args)))
-            except BaseException as error:
-                results.append({"error": _describe(error)})
-            finally:
-                _cancel_alarm()
-        answers[name] = results
+    answers = {
+        q["name"]: evaluate(namespace, q["name"], q["kind"], q["cases"],
+                            call=_guarded_call(request["question_timeout"]),
+                            describe=_describe, catch=BaseException)
+        for q in request["questions"]}
     return {"cell_errors": cell_errors, "answers": answers}
-
-
-def _as_input(value: Any) -> Any:
-    import numpy as np
-
-    return np.array(value, dtype=np.float64) if isinstance(value, list) else value
 
 
 def main() -> None:

@@ -5,26 +5,13 @@ sees it.
 """
 
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
+from tests.site_server import HTML, ROOT, toc_pages
 
-
-def toc_files() -> list[str]:
-    """Every file named in _toc.yml, so a new chapter is checked without editing this list."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
-
-
-PAGES = [f"{name}.html" for name in toc_files()]
+PAGES = toc_pages()  # every page of _toc.yml: a new chapter is checked without editing this
 
 
 @pytest.fixture(scope="module", autouse=True)
