@@ -97,10 +97,9 @@ class GradCheckReport:
             out.append(f"  entry {entry['index']}: gradient {entry['gradient']:.10g}, "
                        f"finite difference {entry['numeric']:.10g}")
         for d in self.directions:
-            rates = ", ".join(f"{r:.2f}" if math.isfinite(r) else "n/a" for r in d["rates"])
             out.append(f"  direction {d['index']}: grad.v = {d['grad_dot_v']:.10g}, "
                        f"finite differences {d['numeric_dot_v']:.10g}, relative error "
-                       f"{d['relative_error']:.2e}, rates [{rates}]"
+                       f"{d['relative_error']:.2e}, rates {_fmt_rates(d['rates'])}"
                        + (f", {d['note']}" if d.get("note") else ""))
         for t in self.tensors:
             out.append(f"  tensor {t['index']} {t['shape']}: {t['verdict']}, relative error "
