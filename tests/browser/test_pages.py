@@ -109,6 +109,20 @@ def test_notebook_pages_offer_launch_buttons_and_an_ipynb_download(browser, site
         context.close()
 
 
+@pytest.mark.parametrize("name", [p for p in PAGES if p.startswith("solutions/")])
+def test_solution_pages_also_launch_the_exercise_notebook(browser, site_url, name):
+    context, page, _ = open_page(browser, f"{site_url}/{name}")
+    try:
+        links = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'))"
+                              ".map(a => a.getAttribute('href'))")
+        exercise = name.replace("solutions/", "exercises/").replace(".html", ".ipynb")
+        for host in ("colab.research.google.com", "mybinder.org"):
+            assert any(host in lk and lk.endswith(exercise) for lk in links), (host, exercise)
+        assert (ROOT / exercise).is_file()
+    finally:
+        context.close()
+
+
 def selected_frameworks(page) -> list[str]:
     return page.evaluate("""() => Array.from(document.querySelectorAll(
             '.sd-tab-set.framework-tabs')).map(set => {
