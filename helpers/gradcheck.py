@@ -175,7 +175,10 @@ class _Backend:
         return max(names, key=lambda n: EPSILON.get(n, 1.0))
 
     def value(self) -> float:
-        out = self.call_f()
+        return self.scalar(self.call_f())
+
+    def scalar(self, out: Any) -> float:
+        """``f``'s output as one finite float, or a GradCheckError saying what it was."""
         array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
         if array.size != 1:
             raise GradCheckError(
@@ -711,14 +714,15 @@ def _check_directional(backend: _Backend, directions: int, seed: int, rtol: floa
 def _check_full(backend: _Backend, rtol: float | None) -> GradCheckReport:
     """Central differences per coordinate (in float64 for NumPy), worst entries named."""
     eps, rtol, _ = _precision(backend, rtol)
-    if backend.framework == "numpy":
-        out = np.asarray(backend.f(backend.x))
-        if out.size != 1:
-            return _check_jacobian(backend, out.shape, rtol)
+    first = None
+    if backend.framework == "numpy":  # one evaluation tells a vector f from a scalar one
+        first = backend.call_f()
+        if np.asarray(first).size != 1:
+            return _check_jacobian(backend, np.asarray(first).shape, rtol)
     f0, grads = backend.value_and_gradient()
     evaluations = 0
-    if f0 is None:
-        f0 = backend.value()
+    if f0 is None:  # the value comes with an autodiff gradient, else from that evaluation
+        f0 = backend.scalar(first) if first is not None else backend.value()
         evaluations = 1
     numeric, noise, kinks = [], [], []
     for t in range(len(backend.tensors)):

@@ -26,6 +26,7 @@ class Checker:
     def __init__(self, chapter: str):
         self.chapter = chapter
         self.questions = {q.name: q for q in chapter_questions(chapter)}
+        self.expected = load_public_expected()[chapter]  # read once, not at every check
         self.results: dict[str, tuple[float, str]] = {}
 
     def __call__(self, name: str) -> None:
@@ -37,7 +38,7 @@ class Checker:
             return
         question = self.questions[name]
         namespace = sys._getframe(1).f_globals  # the notebook's variables
-        expected = load_public_expected()[self.chapter][name]
+        expected = self.expected[name]
         passed, messages = 0, []
         answers = evaluate(namespace, name, question.kind, question.cases())
         for case, want, got in zip(question.cases(), expected, answers, strict=True):
