@@ -26,6 +26,7 @@ or tells a round-off floor from a wrong gradient.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import math
@@ -176,6 +177,10 @@ class _Backend:
             self.set_perturbed(i, h, v)
         return math.fsum(dots.values())
 
+    def restore_all(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            self.restore(i)
+
     def rescale(self, ids: Sequence[int], factor: float) -> None:
         """Multiply the current displacement of tensors ``ids`` by ``factor``."""
         for i in ids:
@@ -190,14 +195,14 @@ class _Backend:
             self._scales[index] = self.rms(index) or 1.0
         return self._scales[index]
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
-        return int(sum(int(np.prod(self.shape(i))) for i in range(len(self.tensors))))
+        return sum(math.prod(self.shape(i)) for i in range(len(self.tensors)))
 
     def shape(self, index: int) -> tuple[int, ...]:
         return tuple(int(s) for s in self.tensors[index].shape)
 
-    @property
+    @functools.cached_property
     def dtype(self) -> str:
         names = {_dtype_name(t.dtype) for t in self.tensors}
         # the least precise dtype decides how far finite differences can be trusted
@@ -208,6 +213,12 @@ class _Backend:
 
     def scalar(self, out: Any) -> float:
         """``f``'s output as one finite float, or a GradCheckError saying what it was."""
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(out, torch.Tensor) and out.numel() == 1 and \
+                out.is_floating_point():
+            value = out.item()  # the common case, without a round trip through NumPy
+            if math.isfinite(value):
+                return float(value)
         array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
         if array.size != 1:
             raise GradCheckError(
@@ -325,6 +336,7 @@ class _TorchBackend(_Backend):
         self._backups: dict[int, Any] = {}
         self._saved: set[int] = set()  # tensors whose backup holds their values
         self._flats: dict[int, tuple] = {}
+        self._joins: dict[tuple, Any] = {}
 
     def call_f(self):
         with self.torch.no_grad():
@@ -391,46 +403,46 @@ class _TorchBackend(_Backend):
         return grads
 
     def displace(self, ids, seed, index, h, grads):
-        """x_i = x0_i + h s_i v_i, drawn and applied piece by piece; returns grad . (s v).
+        """x_i = x0_i + h s_i v_i for i in ``ids``; returns grad . (s v) over them.
 
         Why not one ``torch.randn`` per tensor: drawing a float64 direction costs ~16 ns per
         entry on a CPU, twice a forward pass of an MLP at N = 1e7, and storing it costs a
         parameter-sized buffer. Large tensors are cut into chunks (2**18 entries on a CPU)
         that are drawn in float32 (3x faster, then cast: any fixed direction is a valid test)
-        by a pool of threads, and used while in cache: the backup copy of x (on the first
+        by a pool of threads and used while in cache: the backup copy of x (on the first
         move), grad . v, grad . grad and the perturbation; then dropped. Small tensors share
-        one draw, since at small N each operation's overhead is what costs. A piece's seed
-        depends only on (seed, direction, tensor, chunk), so the direction is the same
-        whatever the thread count, and is regenerated, never stored.
+        one draw and multi-tensor (``torch._foreach_*``) operations, since at small N the
+        per-operation overhead is what costs. A draw's seed depends only on (seed, direction,
+        tensor[s], chunk), so the direction does not depend on the thread count, and it is
+        regenerated, never stored.
         """
         torch = self.torch
-        pieces, small = [], {}
         with torch.no_grad():
+            flats = {i: self._flat(i, grads) for i in ids}
+            self._measure_scales([i for i in ids if i not in self._scales])
+            chunks, groups = [], {}
             for i in ids:
-                x, x0, g = self._flat(i, grads)
-                scale, save = self.scale(i), i not in self._saved
+                x = flats[i][0]
                 size = _CHUNK.get(x.device.type, _CHUNK["cpu"])
-                if x.numel() < size or x.dim() != 1:
-                    small.setdefault((x.device, x.dtype), []).append(
-                        (i, x, x0, g, h * scale, save))
-                    continue
-                for c, start in enumerate(range(0, x.numel(), size)):
-                    part = slice(start, start + size)
-                    pieces.append((_seed_for(seed, index, i, c),
-                                   [(i, x[part], x0[part], g[part], h * scale, save)]))
-            for members in small.values():
-                pieces.append((_seed_for(seed, index, *(m[0] for m in members)), members))
+                if x.dim() == 1 and x.numel() >= size:
+                    chunks += [(i, c, slice(start, start + size))
+                               for c, start in enumerate(range(0, x.numel(), size))]
+                else:
+                    groups.setdefault((x.device, x.dtype), []).append(i)
+            jobs = [(_seed_for(seed, index, i, c), i, part, h) for i, c, part in chunks]
             try:
-                results = _map(self._displace_piece, pieces, self.tensors[ids[0]].device,
-                               sum(self.tensors[i].numel() for i in ids))
-            finally:  # every piece saves its part of x before anything that can fail
-                self._saved.update(ids)
-        gv, norms = 0.0, dict.fromkeys(ids, 0.0)
-        for (_, members), result in zip(pieces, results, strict=True):
-            for (i, *_), (dot, square) in zip(members, result.tolist(), strict=True):
-                gv += self.scale(i) * dot
-                norms[i] += square
-        for i, square in norms.items():
+                results = _map(self._displace_chunk, jobs, self.tensors[ids[0]].device,
+                               sum(flats[i][0].numel() for i, *_ in chunks))
+            finally:  # every chunk ran, and saved its part of x before anything could fail
+                self._saved.update(i for i, *_ in chunks)
+            results += [self._displace_group(_seed_for(seed, index, *members), members, h)
+                        for members in groups.values()]
+        gv, squares = 0.0, dict.fromkeys(ids, 0.0)
+        for dot, norms in results:
+            gv += dot
+            for i, square in norms:
+                squares[i] += square
+        for i, square in squares.items():
             if not math.isfinite(square):
                 raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
             self.gradient_square_norms.setdefault(i, square)
@@ -441,48 +453,98 @@ class _TorchBackend(_Backend):
         if index not in self._flats:
             x, g = self.tensors[index], grads[index].detach()
             if index not in self._backups:
-                self._backups[index] = self.torch.empty_like(x, memory_format=
-                                                             self.torch.contiguous_format)
+                self._backups[index] = self.torch.empty_like(
+                    x, memory_format=self.torch.contiguous_format)
             x0 = self._backups[index]
             if x.is_contiguous():
                 x, x0, g = x.view(-1), x0.view(-1), g.reshape(-1)
             self._flats[index] = (x, x0, g)
         return self._flats[index]
 
-    def _displace_piece(self, piece):
-        """One draw shared by ``members`` (same device and dtype): save and perturb each;
-        return [grad . v, grad . grad] per member as one tensor."""
+    def _measure_scales(self, ids):
+        """RMS of each tensor: one multi-tensor norm; a large tensor's RMS is estimated from
+        65,536 evenly spaced entries (a step size needs no more, and a full pass costs as
+        much as a copy)."""
+        if not ids:
+            return
         torch = self.torch
-        seed, members = piece
+        views = []
+        for i in ids:
+            x = self._flats[i][0]
+            step = x.numel() // 2**16 if x.dim() == 1 else 0
+            views.append(x[::step] if step > 1 else x)
+        norms = torch.stack(torch._foreach_norm(
+            [v if v.dtype in (torch.float32, torch.float64) else v.float() for v in views]))
+        for i, v, norm in zip(ids, views, norms.tolist(), strict=True):
+            self._scales[i] = norm / math.sqrt(max(v.numel(), 1)) or 1.0
+
+    def _draw(self, seed, size, like):
+        torch = self.torch
+        generator = torch.Generator(device=like.device).manual_seed(seed)
+        fast = torch.float32 if like.device.type == "cpu" or like.element_size() < 4 else \
+            like.dtype
+        v = torch.empty(size, dtype=fast, device=like.device).normal_(generator=generator)
+        return v if fast == like.dtype else v.to(like.dtype)
+
+    def _accumulator(self, device):
+        return self.torch.float32 if device.type == "mps" else self.torch.float64  # no f64 there
+
+    def _displace_chunk(self, job):
+        """One chunk of a large tensor: save, draw, dot, perturb."""
+        torch = self.torch
+        seed, i, part, h = job
         with torch.no_grad():  # grad mode is per thread: a pool thread starts with it on
-            for _, x, x0, _, _, save in members:
-                if save:
-                    x0.copy_(x)
-            x = members[0][1]
-            generator = torch.Generator(device=x.device).manual_seed(seed)
-            draw = torch.float32 if x.device.type == "cpu" or x.element_size() < 4 else x.dtype
-            flat = torch.empty(sum(m[1].numel() for m in members), dtype=draw,
-                               device=x.device).normal_(generator=generator)
-            if draw != x.dtype:
-                flat = flat.to(x.dtype)
-            acc = torch.float32 if x.device.type == "mps" else torch.float64  # no float64 there
-            vs = flat.split([m[1].numel() for m in members]) if len(members) > 1 else [flat]
-            out = []
-            for (_, x, x0, g, alpha, _), v in zip(members, vs, strict=True):
-                if x.dim() != 1:  # a strided tensor in its own layout
-                    v = v.view(x.shape)
-                    g = g.reshape(-1)
-                g = g if g.dtype == acc else g.to(acc)
-                flat_v = v.reshape(-1) if x.dim() != 1 else v
-                out += [torch.dot(g, flat_v if flat_v.dtype == acc else flat_v.to(acc)),
-                        torch.dot(g, g)]
-                torch.add(x0, v, alpha=alpha, out=x)
-            return torch.stack(out).view(-1, 2)
+            x, x0, g = (t[part] for t in self._flats[i])
+            if i not in self._saved:
+                x0.copy_(x)
+            v = self._draw(seed, x.numel(), x)
+            acc = self._accumulator(x.device)
+            g = g if g.dtype == acc else g.to(acc)
+            dot = torch.dot(g, v if v.dtype == acc else v.to(acc))
+            square = torch.dot(g, g)
+            torch.add(x0, v, alpha=h * self._scales[i], out=x)
+            dot, square = torch.stack((dot, square)).tolist()
+        return dot * self._scales[i], [(i, square)]
+
+    def _displace_group(self, seed, members, h):
+        """Small tensors of one device and dtype: one draw, multi-tensor operations."""
+        torch = self.torch
+        xs, x0s, gs = zip(*(self._flats[i] for i in members), strict=True)
+        unsaved = [k for k, i in enumerate(members) if i not in self._saved]
+        if unsaved:
+            torch._foreach_copy_([x0s[k] for k in unsaved], [xs[k] for k in unsaved])
+            self._saved.update(members)
+        v = self._draw(seed, sum(x.numel() for x in xs), xs[0])
+        vs = v.split([x.numel() for x in xs]) if len(xs) > 1 else (v,)
+        vs = [part if x.dim() == 1 else part.view(x.shape) for part, x in zip(vs, xs)]
+        torch._foreach_mul_(vs, [self._scales[i] for i in members])  # v_i = s_i v_i, in v
+        acc = self._accumulator(v.device)
+        g = self._joined(members, gs, acc)
+        dot = torch.dot(g, v if v.dtype == acc else v.to(acc))
+        torch._foreach_add_(list(xs), vs, alpha=h)  # x is at x0 here: x = x0 + h s v
+        values = torch.stack([dot, *torch._foreach_norm(list(gs))]).tolist()
+        return values[0], [(i, n * n) for i, n in zip(members, values[1:], strict=True)]
+
+    def _joined(self, members, gs, acc):
+        """The gradients of ``members``, flat and end to end (made once per check)."""
+        key = tuple(members)
+        if key not in self._joins:
+            flat = [g.reshape(-1) for g in gs]
+            joined = self.torch.cat(flat) if len(flat) > 1 else flat[0]
+            self._joins[key] = joined if joined.dtype == acc else joined.to(acc)
+        return self._joins[key]
 
     def rescale(self, ids, factor):
         with self.torch.no_grad():  # x = x0 + factor (x - x0), in one fused pass
-            for i in ids:
-                self.tensors[i].lerp_(self._backups[i], 1.0 - factor)
+            self.torch._foreach_lerp_([self.tensors[i] for i in ids],
+                                      [self._backups[i] for i in ids], 1.0 - factor)
+
+    def restore_all(self, ids):
+        ids = [i for i in ids if i in self._saved]
+        if ids:
+            with self.torch.no_grad():
+                self.torch._foreach_copy_([self.tensors[i] for i in ids],
+                                          [self._backups[i] for i in ids])
 
     def set_perturbed(self, index, h, direction):
         with self.torch.no_grad():  # one fused pass: x = x0 + h v
@@ -683,8 +745,7 @@ def _ladder(backend: _Backend, f0: float, grads: list[Any], tensor_ids: Sequence
                 result["note"] = "f is not differentiable along this direction near x (its " \
                                  "second differences shrink like h, not h^2)"
     finally:
-        for i in tensor_ids:
-            backend.restore(i)
+        backend.restore_all(tensor_ids)
     return result
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import helpers
 from helpers import GradCheckError, check_grad
+from helpers import gradcheck
 
 torch = pytest.importorskip("torch")
 
@@ -230,6 +231,77 @@ def test_torch_bad_inputs():
         check_grad(lambda t: t * 2, torch.ones(3, dtype=torch.float64))
     with pytest.raises(GradCheckError, match="does not depend on x"):
         check_grad(lambda t: t.detach().sum(), torch.ones(3, dtype=torch.float64))
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Cut tensors into chunks of 256 entries, so that the MLP's weights take the path of
+    large tensors (chunks drawn on the thread pool) that a real model takes."""
+    monkeypatch.setitem(gradcheck._CHUNK, "cpu", 256)
+
+
+def _serial_map(fn, jobs, device, size):
+    return [fn(job) for job in jobs]
+
+
+def test_torch_chunked_draws_restore_exactly_and_do_not_depend_on_threads(small_chunks,
+                                                                         monkeypatch):
+    _model, params, loss = mlp()
+    before = [p.detach().clone() for p in params]
+    threaded = check_grad(loss, params, mode="directional", seed=3, directions=2)
+    assert threaded.verdict == "passed", str(threaded)
+    assert gradcheck._POOL, "the chunks should have gone to the thread pool"
+    assert all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
+    monkeypatch.setattr(gradcheck, "_map", _serial_map)
+    serial = check_grad(loss, params, mode="directional", seed=3, directions=2)
+    assert serial.directions == threaded.directions  # the same numbers, bit for bit
+    other = check_grad(loss, params, mode="directional", seed=4)
+    assert other.directions[0]["grad_dot_v"] != threaded.directions[0]["grad_dot_v"]
+
+
+@pytest.mark.parametrize("bug", ["entry_doubled", "transposed_weight"])
+def test_torch_chunked_planted_bugs_fail_and_are_localised(small_chunks, bug):
+    _model, params, loss = mlp()
+    grads = torch.autograd.grad(loss(params), params)
+    report = check_grad(loss, params, planted(grads, bug), mode="directional")
+    assert report.verdict == "failed", str(report)
+    assert [t["index"] for t in report.tensors if t["verdict"] == "failed"] == \
+        {"entry_doubled": [0], "transposed_weight": [2]}[bug]
+
+
+def test_torch_strided_tensor_is_perturbed_in_its_own_layout():
+    base = torch.randn(50, 60, dtype=torch.float64)
+    x = base.T  # not contiguous
+    before = x.clone()
+
+    def f(t):
+        return (t.sin() * t.cumsum(0)).sum()
+
+    assert check_grad(f, x, mode="directional").verdict == "passed"
+    wrong = torch.autograd.grad(f(x.requires_grad_()), x)[0].T.contiguous().T * 1.01
+    assert check_grad(f, x, wrong, mode="directional").verdict == "failed"
+    assert torch.equal(x.detach(), before) and not x.is_contiguous()
+
+
+def test_torch_nan_gradient_and_failing_f_leave_parameters_restored(small_chunks):
+    _model, params, loss = mlp()
+    before = [p.detach().clone() for p in params]
+    grads = [g.clone() for g in torch.autograd.grad(loss(params), params)]
+    grads[0].view(-1)[7] = float("nan")
+    with pytest.raises(GradCheckError, match="tensor 0 contains NaN"):
+        check_grad(loss, params, grads, mode="directional")
+    assert all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
+    calls = []
+
+    def breaks_on_the_second_rung(ps):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory (simulated)")
+        return loss(ps)
+
+    with pytest.raises(RuntimeError, match="simulated"):
+        check_grad(breaks_on_the_second_rung, params, mode="directional")
+    assert all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
