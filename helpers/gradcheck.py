@@ -425,16 +425,11 @@ class _TorchBackend(_Backend):
                 x = flats[i][0]
                 size = _CHUNK.get(x.device.type, _CHUNK["cpu"])
                 if x.dim() == 1 and x.numel() >= size:
-                    chunks += [(i, c, slice(start, start + size))
+                    chunks += [(i, c, slice(start, min(start + size, x.numel())))
                                for c, start in enumerate(range(0, x.numel(), size))]
                 else:
                     groups.setdefault((x.device, x.dtype), []).append(i)
-            jobs = [(_seed_for(seed, index, i, c), i, part, h) for i, c, part in chunks]
-            try:
-                results = _map(self._displace_chunk, jobs, self.tensors[ids[0]].device,
-                               sum(flats[i][0].numel() for i, *_ in chunks))
-            finally:  # every chunk ran, and saved its part of x before anything could fail
-                self._saved.update(i for i, *_ in chunks)
+            results = [self._displace_chunks(chunks, seed, index, h)] if chunks else []
             results += [self._displace_group(_seed_for(seed, index, *members), members, h)
                         for members in groups.values()]
         gv, squares = 0.0, dict.fromkeys(ids, 0.0)
@@ -479,18 +474,47 @@ class _TorchBackend(_Backend):
             self._scales[i] = norm / math.sqrt(max(v.numel(), 1)) or 1.0
 
     def _draw(self, seed, size, like):
+        """``size`` standard normal numbers from ``seed``, in a dtype that is fast to draw
+        (float32 on a CPU: 3x faster than float64; any fixed direction is a valid test)."""
         torch = self.torch
         generator = torch.Generator(device=like.device).manual_seed(seed)
         fast = torch.float32 if like.device.type == "cpu" or like.element_size() < 4 else \
             like.dtype
-        v = torch.empty(size, dtype=fast, device=like.device).normal_(generator=generator)
-        return v if fast == like.dtype else v.to(like.dtype)
+        return torch.empty(size, dtype=fast, device=like.device).normal_(generator=generator)
 
     def _accumulator(self, device):
         return self.torch.float32 if device.type == "mps" else self.torch.float64  # no f64 there
 
+    def _displace_chunks(self, chunks, seed, index, h):
+        """Large tensors, a chunk at a time: save (on the first move), draw, dot, perturb.
+
+        On a CPU the chunks go to a thread pool, with torch set to one thread meanwhile: a
+        torch operation (or BLAS call) that goes parallel from a pool thread starts an OpenMP
+        team for that thread, whose idle threads slowed every later torch operation of the
+        process by up to 1.7x in measurements. (Drawing everything first, and using torch's
+        own threads for the rest, cost 20% more at N = 1e7.)
+        """
+        torch = self.torch
+        device = self.tensors[chunks[0][0]].device
+        jobs = [(_seed_for(seed, index, i, c), i, part, h) for i, c, part in chunks]
+        threads = torch.get_num_threads()
+        pooled = device.type == "cpu" and len(jobs) > 1 and threads > 1
+        if pooled:
+            torch.set_num_threads(1)
+        try:
+            values = torch.stack(_map(self._displace_chunk, jobs, device, threads)).tolist()
+        finally:  # every chunk ran, and saved its part of x before anything could fail
+            self._saved.update(i for i, *_ in chunks)
+            if pooled:
+                torch.set_num_threads(threads)
+        dot, squares = 0.0, {}
+        for (i, *_), (chunk_dot, square) in zip(chunks, values, strict=True):
+            dot += chunk_dot * self._scales[i]
+            squares[i] = squares.get(i, 0.0) + square
+        return dot, list(squares.items())
+
     def _displace_chunk(self, job):
-        """One chunk of a large tensor: save, draw, dot, perturb."""
+        """One chunk, while it is in cache: save, draw, grad . v and grad . grad, perturb."""
         torch = self.torch
         seed, i, part, h = job
         with torch.no_grad():  # grad mode is per thread: a pool thread starts with it on
@@ -498,13 +522,11 @@ class _TorchBackend(_Backend):
             if i not in self._saved:
                 x0.copy_(x)
             v = self._draw(seed, x.numel(), x)
+            v = v if v.dtype == x.dtype else v.to(x.dtype)
             acc = self._accumulator(x.device)
-            g = g if g.dtype == acc else g.to(acc)
-            dot = torch.dot(g, v if v.dtype == acc else v.to(acc))
-            square = torch.dot(g, g)
+            ga, va = (t if t.dtype == acc else t.to(acc) for t in (g, v))
             torch.add(x0, v, alpha=h * self._scales[i], out=x)
-            dot, square = torch.stack((dot, square)).tolist()
-        return dot * self._scales[i], [(i, square)]
+            return torch.stack((torch.dot(ga, va), torch.dot(ga, ga)))
 
     def _displace_group(self, seed, members, h):
         """Small tensors of one device and dtype: one draw, multi-tensor operations."""
@@ -514,9 +536,10 @@ class _TorchBackend(_Backend):
         if unsaved:
             torch._foreach_copy_([x0s[k] for k in unsaved], [xs[k] for k in unsaved])
             self._saved.update(members)
-        v = self._draw(seed, sum(x.numel() for x in xs), xs[0])
+        v = self._draw(seed, sum(x.numel() for x in xs), xs[0]).to(xs[0].dtype)
         vs = v.split([x.numel() for x in xs]) if len(xs) > 1 else (v,)
-        vs = [part if x.dim() == 1 else part.view(x.shape) for part, x in zip(vs, xs)]
+        vs = [part if x.dim() == 1 else part.view(x.shape)
+              for part, x in zip(vs, xs, strict=True)]
         torch._foreach_mul_(vs, [self._scales[i] for i in members])  # v_i = s_i v_i, in v
         acc = self._accumulator(v.device)
         g = self._joined(members, gs, acc)
@@ -691,30 +714,30 @@ def _seed_for(seed: int, *where: int) -> int:
     return zlib.crc32("/".join(map(str, (seed, *where))).encode())
 
 
-# Entries per chunk of a drawn direction: a CPU chunk (2 MiB in float64) stays in cache while
-# it is used; an accelerator wants few, large launches.
+# Entries per chunk of a drawn direction (each chunk has its own seed; smaller tensors share one
+# draw): a CPU chunk (2 MiB in float64) stays in cache while it is used; an accelerator wants
+# few, large launches.
 _CHUNK = {"cpu": 2**18, "cuda": 2**26, "mps": 2**24}
-_POOL: list = []
+_POOLS: dict = {}  # thread count -> a pool of that many threads, made on first use
 
 
-def _map(fn: Callable, jobs: list, device: Any, size: int) -> list:
-    """``[fn(job) for job in jobs]``, on a thread pool for CPU tensors of several chunks.
+def _map(fn: Callable, jobs: list, device: Any, workers: int) -> list:
+    """``[fn(job) for job in jobs]``, on a pool of ``workers`` threads for CPU chunks.
 
-    Torch releases the GIL inside its kernels, and its random number generation for one tensor
-    runs on one core, so threads are what spread the drawing over the cores. All jobs finish
-    before this returns or raises (the first error), so that none is still writing to x when
-    the caller restores it.
+    Torch releases the GIL inside its kernels and draws random numbers for one tensor on one
+    core, so threads are what spread the work over the cores. All jobs finish before this
+    returns or raises (the first error), so that none still writes to x when the caller
+    restores it.
     """
-    if device.type != "cpu" or size < 2 * _CHUNK["cpu"]:  # else handing out costs more
+    if len(jobs) < 2 or device.type != "cpu" or workers < 2:
         return [fn(job) for job in jobs]
     import concurrent.futures
 
-    if not _POOL:
-        torch = sys.modules["torch"]
-        _POOL.append(concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, min(torch.get_num_threads(), 16)),
-            thread_name_prefix="check_grad"))
-    futures = [_POOL[0].submit(fn, job) for job in jobs]
+    workers = min(workers, 16)
+    if workers not in _POOLS:
+        _POOLS[workers] = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="check_grad")
+    futures = [_POOLS[workers].submit(fn, job) for job in jobs]
     concurrent.futures.wait(futures)
     return [future.result() for future in futures]
 
