@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import threading
 import time
@@ -64,18 +65,20 @@ def synchronize():
         torch.cuda.synchronize()
 
 
-def best_time(fn, repeat=3, budget=1.0):
-    """The fastest of at least ``repeat`` runs, and of as many as fit in ``budget`` seconds:
-    sub-millisecond timings need hundreds of runs to see past scheduler noise."""
-    best, runs, start = math.inf, 0, time.perf_counter()
-    while runs < repeat or (time.perf_counter() - start < budget and runs < 2000):
+def typical_time(fn, repeat=5, budget=1.0):
+    """The median of at least ``repeat`` runs, and of as many as fit in ``budget`` seconds.
+
+    The median, not the minimum: a check is several steps, each of which is sometimes slow
+    (a page fault, a preempted thread), and the minimum of a sum is not the sum of the
+    minima, so comparing minima would charge the check for the noise in its steps."""
+    times, start = [], time.perf_counter()
+    while len(times) < repeat or (time.perf_counter() - start < budget and len(times) < 2000):
         synchronize()
         begin = time.perf_counter()
         fn()
         synchronize()
-        best = min(best, time.perf_counter() - begin)
-        runs += 1
-    return best
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times)
 
 
 def peak_memory_during(fn, device):
@@ -106,6 +109,30 @@ def peak_memory_during(fn, device):
         done.set()
         thread.join()
     return result, peak[0] - base
+
+
+def bare_check(params, loss):
+    """What any directional check that perturbs in place and restores exactly must do, and
+    nothing more: gradient, backup, one Gaussian direction, grad . v, two perturbed
+    evaluations, restore. check_grad's own overhead shows against it."""
+    ps = [p.detach().requires_grad_(True) for p in params]
+    grads = torch.autograd.grad(loss(ps), ps)
+    with torch.no_grad():
+        backups = [p.clone() for p in params]
+        generator = torch.Generator(device=params[0].device).manual_seed(0)
+        directions = [torch.randn(p.shape, generator=generator, dtype=torch.float32,
+                                  device=p.device).to(p.dtype) for p in params]
+        gv = sum(float(torch.dot(g.reshape(-1), v.reshape(-1)))
+                 for g, v in zip(grads, directions, strict=True))
+        for p, v in zip(params, directions, strict=True):
+            p.add_(v, alpha=1e-5)
+        values = [float(loss(params))]
+        for p, b in zip(params, backups, strict=True):
+            p.lerp_(b, 0.5)
+        values.append(float(loss(params)))
+        for p, b in zip(params, backups, strict=True):
+            p.copy_(b)
+    return gv, values
 
 
 def torch_gradcheck(params, loss, grads_fn, fast):
@@ -143,11 +170,17 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     dtype = getattr(torch, args.dtype)
 
-    header = (f"{'N':>11} | {'fwd+bwd':>8} | {'check':>6} {'given':>6} {'mem':>5} | caught "
-              f"(ours) | {'fast gc':>8} caught (fast gc) | {'full gc':>8}")
+    header = (f"{'N':>11} | {'fwd+bwd':>8} | {'check':>6} {'given':>6} | {'bare':>6} "
+              f"{'2 fwd':>6} | {'mem':>5} | caught (ours) | {'fast gc':>8} caught (fast gc) | "
+              f"{'full gc':>8}")
     print(f"device {args.device}, {args.dtype}, batch {args.batch}, "
           f"{torch.get_num_threads()} threads")
-    print("costs are ratios to one forward+backward pass; mem in parameter-sized buffers;")
+    print("costs are ratios to one forward+backward pass: check_grad with autograd's gradient "
+          "and with the gradient given;")
+    print("bare: a script that does only what an exactly restored directional check must "
+          "(bare_check); 2 fwd: two evaluations alone;")
+    print("mem: check_grad's peak extra memory in parameter-sized buffers (with autograd's "
+          "gradient, which is one of them);")
     print("caught: one mark per planted bug (" + "; ".join(BUGS) + "), X = caught, . = missed")
     print(header)
     print("-" * len(header))
@@ -166,13 +199,19 @@ def measure_size(n_target: float, args, dtype) -> str:
         value = loss(ps)
         return value.detach(), torch.autograd.grad(value, ps)
 
-    t_fb = best_time(forward_backward)
+    def two_forwards():
+        with torch.no_grad():
+            return float(loss(params)), float(loss(params))
+
+    t_fb = typical_time(forward_backward)
+    t_two = typical_time(two_forwards)
+    t_bare = typical_time(lambda: bare_check(params, loss))
     value, grads = forward_backward()
     value = float(value)
     report, extra = peak_memory_during(
         lambda: helpers.check_grad(loss, params, mode="directional"), args.device)
-    t_check = best_time(lambda: helpers.check_grad(loss, params, mode="directional"))
-    t_given = best_time(lambda: helpers.check_grad(loss, params, grads, mode="directional",
+    t_check = typical_time(lambda: helpers.check_grad(loss, params, mode="directional"))
+    t_given = typical_time(lambda: helpers.check_grad(loss, params, grads, mode="directional",
                                                    value=value))
     ours = "".join(
         "X" if helpers.check_grad(loss, params, plant(grads, bug), mode="directional",
@@ -195,8 +234,8 @@ def measure_size(n_target: float, args, dtype) -> str:
     mem = f"{extra / param_bytes:5.1f}" if param_bytes >= 2**23 or args.device != "cpu" else \
         f"{'-':>5}"
     return (f"{n:>11,} | {t_fb * 1e3:6.1f}ms | {t_check / t_fb:5.2f}x {t_given / t_fb:5.2f}x "
-            f"{mem} | {ours:>4} {report.verdict[:4]:>6}  | {fast_cost:>8} "
-            f"{fast_caught:<16} | {full_cost:>8}")
+            f"| {t_bare / t_fb:5.2f}x {t_two / t_fb:5.2f}x | {mem} | {ours:>4} "
+            f"{report.verdict[:4]:>6}  | {fast_cost:>8} {fast_caught:<16} | {full_cost:>8}")
 
 if __name__ == "__main__":
     main()

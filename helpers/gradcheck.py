@@ -13,7 +13,8 @@ Two modes, chosen by size unless asked for:
   is right and like ``h`` when it is wrong; the observed rates are reported, and a Richardson
   combination of two rungs measures the error of ``grad . v`` itself. Each direction costs
   two evaluations of ``f`` (``rungs=2``) whatever ``N`` is, perturbs the parameters in place
-  (one backup copy and one direction buffer), and restores them exactly. On failure, the
+  and restores them exactly from one backup copy (the direction is drawn piece by piece from
+  its seed and never stored, so that is the only parameter-sized buffer). On failure, the
   same check run per tensor says *which* tensor is wrong, at a cost proportional to the
   number of tensors, never to ``N``.
 
@@ -220,6 +221,9 @@ class _Backend:
             if math.isfinite(value):
                 return float(value)
         array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
+        if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
+            raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
+                                 "a gradient check needs a real-valued loss")
         if array.size != 1:
             raise GradCheckError(
                 f"f must return a scalar here, but returned shape {array.shape}: reduce it "
@@ -360,6 +364,9 @@ class _TorchBackend(_Backend):
                 shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
                 raise GradCheckError(f"f must return a scalar tensor for autograd, got {shape}"
                                      "; reduce it (e.g. .sum()) or pass grad=")
+            if out.is_complex():
+                raise GradCheckError("f must return a real number, but returned a complex "
+                                     "one: a gradient check needs a real-valued loss")
             if not out.requires_grad:
                 raise GradCheckError("f's result does not depend on x through autograd (was it "
                                      "computed under no_grad, or from .detach()/.numpy()?)")
@@ -370,10 +377,10 @@ class _TorchBackend(_Backend):
                     t.requires_grad_(flag)
         grads = [torch.zeros_like(t) if g is None else g for t, g in zip(self.tensors, grads,
                                                                           strict=True)]
-        value = float(out.detach())
+        value = out.item()
         if not math.isfinite(value):
             raise GradCheckError(f"f returned {value} at the point being checked")
-        return value, self.check_gradient(grads)
+        return float(value), self.check_gradient(grads)
 
     def is_floating(self, g):
         return g.is_floating_point()
@@ -400,14 +407,17 @@ class _TorchBackend(_Backend):
                     f"shape {tuple(x.shape)}: a gradient has the shape of its variable")
             if not g.is_floating_point():
                 raise GradCheckError(f"gradient of tensor {i} is not floating point")
+            if g.device != x.device:
+                raise GradCheckError(f"gradient of tensor {i} is on {g.device} but the tensor "
+                                     f"is on {x.device}: move it with .to({str(x.device)!r})")
         return grads
 
     def displace(self, ids, seed, index, h, grads):
         """x_i = x0_i + h s_i v_i for i in ``ids``; returns grad . (s v) over them.
 
         Why not one ``torch.randn`` per tensor: drawing a float64 direction costs ~16 ns per
-        entry on a CPU, twice a forward pass of an MLP at N = 1e7, and storing it costs a
-        parameter-sized buffer. Large tensors are cut into chunks (2**18 entries on a CPU)
+        entry on a CPU, five forward passes of the benchmark's MLP at N = 1e7, and storing it
+        costs a parameter-sized buffer. Large tensors are cut into chunks (2**18 entries on a CPU)
         that are drawn in float32 (3x faster, then cast: any fixed direction is a valid test)
         by a pool of threads and used while in cache: the backup copy of x (on the first
         move), grad . v, grad . grad and the perturbation; then dropped. Small tensors share
@@ -491,8 +501,8 @@ class _TorchBackend(_Backend):
         On a CPU the chunks go to a thread pool, with torch set to one thread meanwhile: a
         torch operation (or BLAS call) that goes parallel from a pool thread starts an OpenMP
         team for that thread, whose idle threads slowed every later torch operation of the
-        process by up to 1.7x in measurements. (Drawing everything first, and using torch's
-        own threads for the rest, cost 20% more at N = 1e7.)
+        process by up to 1.7x in measurements. (Drawing everything first on the pool, then
+        using torch's own threads for the rest, made this step a third slower at N = 1e7.)
         """
         torch = self.torch
         device = self.tensors[chunks[0][0]].device

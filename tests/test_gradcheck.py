@@ -230,6 +230,14 @@ def test_torch_bad_inputs():
         check_grad(lambda t: t * 2, torch.ones(3, dtype=torch.float64))
     with pytest.raises(GradCheckError, match="does not depend on x"):
         check_grad(lambda t: t.detach().sum(), torch.ones(3, dtype=torch.float64))
+    with pytest.raises(GradCheckError, match="real number"):
+        check_grad(lambda t: (t * 1j).sum(), torch.ones(3, dtype=torch.float64))
+    x = torch.ones(3000, dtype=torch.float64)
+    with pytest.raises(GradCheckError, match="real number"):
+        check_grad(lambda t: (t * 1j).sum(), x, torch.ones_like(x))
+    with pytest.raises(GradCheckError, match=r"on meta but the tensor is on cpu.*\.to\('cpu'\)"):
+        check_grad(lambda t: t.sum(), x, torch.ones(3000, dtype=torch.float64, device="meta"),
+                   mode="directional")
 
 
 @pytest.fixture
