@@ -32,6 +32,7 @@ import gc
 import itertools
 import math
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -483,14 +484,15 @@ class _TorchBackend(_Backend):
         for i, v, norm in zip(ids, views, norms.tolist(), strict=True):
             self._scales[i] = norm / math.sqrt(max(v.numel(), 1)) or 1.0
 
-    def _draw(self, seed, size, like):
+    def _draw(self, seed, size, like, out=None):
         """``size`` standard normal numbers from ``seed``, in a dtype that is fast to draw
         (float32 on a CPU: 3x faster than float64; any fixed direction is a valid test)."""
         torch = self.torch
         generator = torch.Generator(device=like.device).manual_seed(seed)
-        fast = torch.float32 if like.device.type == "cpu" or like.element_size() < 4 else \
-            like.dtype
-        return torch.empty(size, dtype=fast, device=like.device).normal_(generator=generator)
+        fast = _draw_dtype(like)
+        if out is None or out.dtype != fast:
+            out = torch.empty(size, dtype=fast, device=like.device)
+        return out.normal_(generator=generator)
 
     def _accumulator(self, device):
         return self.torch.float32 if device.type == "mps" else self.torch.float64  # no f64 there
@@ -531,10 +533,12 @@ class _TorchBackend(_Backend):
             x, x0, g = (t[part] for t in self._flats[i])
             if i not in self._saved:
                 x0.copy_(x)
-            v = self._draw(seed, x.numel(), x)
-            v = v if v.dtype == x.dtype else v.to(x.dtype)
             acc = self._accumulator(x.device)
-            ga, va = (t if t.dtype == acc else t.to(acc) for t in (g, v))
+            v = self._draw(seed, x.numel(), x, out=_scratch("draw", x))
+            if v.dtype != x.dtype:
+                v = _scratch("cast", x, x.dtype).copy_(v)
+            ga = g if g.dtype == acc else _scratch("g", x, acc).copy_(g)
+            va = v if v.dtype == acc else _scratch("v", x, acc).copy_(v)
             torch.add(x0, v, alpha=h * self._scales[i], out=x)
             return torch.stack((torch.dot(ga, va), torch.dot(ga, ga)))
 
@@ -728,7 +732,33 @@ def _seed_for(seed: int, *where: int) -> int:
 # draw): a CPU chunk (2 MiB in float64) stays in cache while it is used; an accelerator wants
 # few, large launches.
 _CHUNK = {"cpu": 2**18, "cuda": 2**26, "mps": 2**24}
-_POOLS: dict = {}  # thread count -> a pool of that many threads, made on first use
+_POOLS: dict = {}
+_SCRATCH = threading.local()
+
+
+def _draw_dtype(like: Any) -> Any:
+    torch = sys.modules["torch"]
+    return torch.float32 if like.device.type == "cpu" or like.element_size() < 4 else like.dtype
+
+
+def _scratch(name: str, like: Any, dtype: Any = None) -> Any:
+    """A chunk-sized buffer of this thread's, reused from chunk to chunk and check to check.
+
+    Only on a CPU: allocating a fresh 1-2 MiB temporary per chunk made glibc map and unmap
+    memory, and the page faults cost a fifth of the chunk work at N = 1e7. Each thread of the
+    pool keeps at most a few chunks' worth (8 MiB). Elsewhere, a fresh tensor (the CUDA caching
+    allocator makes that cheap)."""
+    torch = sys.modules["torch"]
+    dtype = dtype or _draw_dtype(like)
+    n = like.numel()
+    if like.device.type != "cpu":
+        return torch.empty(n, dtype=dtype, device=like.device)
+    key = f"{name}/{dtype}"
+    buffer = getattr(_SCRATCH, key, None)
+    if buffer is None or buffer.numel() < n:
+        buffer = torch.empty(max(n, _CHUNK["cpu"]), dtype=dtype)
+        setattr(_SCRATCH, key, buffer)
+    return buffer[:n]  # thread count -> a pool of that many threads, made on first use
 
 
 def _map(fn: Callable, jobs: list, device: Any, workers: int) -> list:
