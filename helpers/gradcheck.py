@@ -732,7 +732,7 @@ def _seed_for(seed: int, *where: int) -> int:
 # draw): a CPU chunk (2 MiB in float64) stays in cache while it is used; an accelerator wants
 # few, large launches.
 _CHUNK = {"cpu": 2**18, "cuda": 2**26, "mps": 2**24}
-_POOLS: dict = {}
+_POOLS: dict = {}  # thread count -> a pool of that many threads, made on first use
 _SCRATCH = threading.local()
 
 
@@ -758,7 +758,7 @@ def _scratch(name: str, like: Any, dtype: Any = None) -> Any:
     if buffer is None or buffer.numel() < n:
         buffer = torch.empty(max(n, _CHUNK["cpu"]), dtype=dtype)
         setattr(_SCRATCH, key, buffer)
-    return buffer[:n]  # thread count -> a pool of that many threads, made on first use
+    return buffer[:n]
 
 
 def _map(fn: Callable, jobs: list, device: Any, workers: int) -> list:
