@@ -235,6 +235,9 @@ class _Backend:
                                  "check needs a finite loss there")
         return value
 
+    def check_device(self, index: int, g: Any) -> None:
+        """Raise if gradient ``g`` lives elsewhere than tensor ``index`` (PyTorch only)."""
+
     def check_gradient(self, grads: list[Any]) -> list[Any]:
         if len(grads) != len(self.tensors):
             raise GradCheckError(f"the gradient has {len(grads)} tensors but the variable has "
@@ -247,6 +250,9 @@ class _Backend:
                     f"{self.shape(i)}: a gradient has the shape of its variable")
             if not self.is_floating(g):
                 raise GradCheckError(f"gradient of tensor {i} is not floating point")
+            self.check_device(i, g)
+            if self.fused_norms:  # displace() computes the norms (and finds NaN/inf) then
+                continue
             norm = self.square_norm(g)
             if not math.isfinite(norm):
                 raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
@@ -394,24 +400,11 @@ class _TorchBackend(_Backend):
             self._saved.add(index)
         return self._backups[index]
 
-    def check_gradient(self, grads):
-        if not self.fused_norms:
-            return super().check_gradient(grads)
-        # shapes and dtypes here; the norms (and the NaN/inf check) come with displace()
-        if len(grads) != len(self.tensors):
-            raise GradCheckError(f"the gradient has {len(grads)} tensors but the variable has "
-                                 f"{len(self.tensors)}")
-        for i, (g, x) in enumerate(zip(grads, self.tensors, strict=True)):
-            if g.shape != x.shape:
-                raise GradCheckError(
-                    f"gradient of tensor {i} has shape {tuple(g.shape)}, but the variable has "
-                    f"shape {tuple(x.shape)}: a gradient has the shape of its variable")
-            if not g.is_floating_point():
-                raise GradCheckError(f"gradient of tensor {i} is not floating point")
-            if g.device != x.device:
-                raise GradCheckError(f"gradient of tensor {i} is on {g.device} but the tensor "
-                                     f"is on {x.device}: move it with .to({str(x.device)!r})")
-        return grads
+    def check_device(self, index, g):
+        x = self.tensors[index]
+        if g.device != x.device:
+            raise GradCheckError(f"gradient of tensor {index} is on {g.device} but the tensor "
+                                 f"is on {x.device}: move it with .to({str(x.device)!r})")
 
     def displace(self, ids, seed, index, h, grads):
         """x_i = x0_i + h s_i v_i for i in ``ids``; returns grad . (s v) over them.
