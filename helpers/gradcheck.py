@@ -215,12 +215,6 @@ class _Backend:
 
     def scalar(self, out: Any) -> float:
         """``f``'s output as one finite float, or a GradCheckError saying what it was."""
-        torch = sys.modules.get("torch")
-        if torch is not None and isinstance(out, torch.Tensor) and out.numel() == 1 and \
-                out.is_floating_point():
-            value = out.item()  # the common case, without a round trip through NumPy
-            if math.isfinite(value):
-                return float(value)
         array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
         if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
             raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
@@ -352,6 +346,13 @@ class _TorchBackend(_Backend):
     def call_f(self):
         with self.torch.no_grad():
             return self.f(self.variable)
+
+    def scalar(self, out):
+        if isinstance(out, self.torch.Tensor) and out.numel() == 1 and out.is_floating_point():
+            value = out.item()  # the common case, without a round trip through NumPy
+            if math.isfinite(value):
+                return float(value)
+        return super().scalar(out)  # names what is wrong
 
     def value_and_gradient(self):
         torch = self.torch
