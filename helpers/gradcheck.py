@@ -470,7 +470,8 @@ class _TorchBackend(_Backend):
         torch = self.torch
         views = []
         for i in ids:
-            x = self._flats[i][0]
+            x = self.tensors[i].detach()
+            x = x.view(-1) if x.is_contiguous() else x
             step = x.numel() // 2**16 if x.dim() == 1 else 0
             views.append(x[::step] if step > 1 else x)
         norms = torch.stack(torch._foreach_norm(
@@ -596,11 +597,10 @@ class _TorchBackend(_Backend):
     def to_numpy(self, a):
         return a.detach().cpu().numpy()
 
-    def rms(self, index):
-        t = self.tensors[index].detach()
-        norm = self.torch.linalg.vector_norm(t, dtype=self.torch.float64 if t.device.type !=
-                                             "mps" else None)
-        return float(norm) / math.sqrt(max(t.numel(), 1))
+    def scale(self, index):
+        if index not in self._scales:
+            self._measure_scales([index])
+        return self._scales[index]
 
 
 class _TensorflowBackend(_Backend):
