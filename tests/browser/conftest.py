@@ -3,19 +3,21 @@ import pytest
 from tests.site_server import chromium, serve
 
 
-@pytest.fixture(scope="session")
-def site_url():
+def _entered_or_failed(manager):
+    """Yield what ``manager`` provides; a missing site or browser fails the test run with its
+    own message instead of an error trace."""
     try:
-        with serve() as url:
-            yield url
+        with manager as value:
+            yield value
     except FileNotFoundError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def site_url():
+    yield from _entered_or_failed(serve())
 
 
 @pytest.fixture(scope="session")
 def browser():
-    try:
-        with chromium() as launched:
-            yield launched
-    except FileNotFoundError as error:
-        pytest.fail(str(error))
+    yield from _entered_or_failed(chromium())
