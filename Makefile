@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CACHE  := _build/.jupyter_cache
 DOCTREES := _build/.doctrees
-# Hash of what the executed outputs depend on besides the code cells themselves.
-# jupyter-cache only notices edits to code cells, and Sphinx re-reads (and so re-executes)
-# only pages whose source changed; so a change here clears both the cache and the doctrees.
+# Hash of what the executed and rendered pages depend on besides their own sources: helpers/
+# (code and data), the Sphinx extensions in _ext/ and the pinned requirements. jupyter-cache
+# only notices edits to code cells, and Sphinx re-reads only pages whose source changed; so a
+# change here clears both the cache and the doctrees.
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
-.PHONY: help install book book-course notebooks grade test lint unit book-tests browser-tests lab serve clean distclean
+.PHONY: help install book book-course notebooks grade test chromium lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,21 +28,21 @@ install: $(INSTALLED) ## Create .venv and install requirements.txt and helpers
 
 book: $(INSTALLED) ## Build the website into _build/html, executing chapters through the cache
 	@mkdir -p _build
-	@new=$$(find helpers requirements.txt -name '*.py' -o -name requirements.txt | LC_ALL=C sort \
-	        | xargs sha256sum | sha256sum | cut -d' ' -f1); \
+	@new=$$(find helpers _ext requirements.txt -name '*.py' -o -name '*.json' -o -name requirements.txt \
+	        | grep -v __pycache__ | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1); \
 	if [ "$$new" != "$$(cat $(INPUTS_HASH_FILE) 2>/dev/null)" ]; then \
-	  if [ -d $(CACHE) ]; then echo "helpers/ or requirements.txt changed: re-executing every page"; fi; \
+	  if [ -d $(CACHE) ]; then echo "helpers/, _ext/ or requirements.txt changed: re-executing every page"; fi; \
 	  rm -rf $(CACHE) $(DOCTREES); echo "$$new" > $(INPUTS_HASH_FILE); \
 	fi
-	$(BIN)/jupyter-book build . -n -W --keep-going
+	$(BIN)/python scripts/build_book.py . -n -W --keep-going
 
 book-course: book ## Build the course website (exercises, no solutions) into _build/course
 	sed 's#file: solutions/#file: exercises/#' _toc.yml > _build/_toc_course.yml
-	$(BIN)/jupyter-book build . -n -W --keep-going --toc _build/_toc_course.yml \
+	$(BIN)/python scripts/build_book.py . -n -W --keep-going --toc _build/_toc_course.yml \
 	  --path-output _build/course
 	@echo "course website: _build/course/_build/html"
 
-notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page's .ipynb twin
+notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page's .ipynb twin (after `make book`)
 	$(BIN)/python scripts/make_exercises.py
 	$(BIN)/python scripts/make_notebooks.py
 	$(BIN)/python -m helpers.grading expected
@@ -53,8 +54,11 @@ grade: $(INSTALLED) ## Grade notebooks: make grade SUBMISSIONS="dir/*.ipynb" [OU
 lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx extension
 	$(BIN)/ruff check helpers tests _ext benchmarks scripts
 
-unit: $(INSTALLED) ## Run the unit and property tests of helpers
-	$(BIN)/python -m pytest -m "not book and not browser"
+unit: $(INSTALLED) ## Run the unit and property tests of helpers (fast: under a minute)
+	$(BIN)/python -m pytest -m "not book and not browser and not slow"
+
+slow: $(INSTALLED) ## Grading round trips that wait out time limits; the wheel in a fresh venv
+	$(BIN)/python -m pytest -m slow
 
 book-tests: ## Check the built website in _build/html (after `make book`)
 	$(BIN)/python -m pytest -m book
@@ -62,14 +66,25 @@ book-tests: ## Check the built website in _build/html (after `make book`)
 browser-tests: ## Check every built page in headless Chromium (needs Debian's chromium)
 	$(BIN)/python -m pytest -m browser
 
-test: lint unit book book-course book-tests browser-tests ## Lint, unit tests, both builds, page checks (also in Chromium)
+test: chromium lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
 
-lab: $(INSTALLED) ## Open the chapters in JupyterLab (.md chapters open as notebooks)
+chromium: ## Check for Debian's chromium (the browser tests drive it); install it when root
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Debian's chromium. Install it, then run make test again:"; \
+	    echo "    sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+lab: $(INSTALLED) ## Open the book in JupyterLab at the repository root (.md pages open as notebooks)
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
 	  '{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' \
 	  > $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
 serve: ## Serve _build/html on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000

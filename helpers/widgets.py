@@ -119,6 +119,9 @@ class FrameScrubber:
                 f'<label style="display:block">{html.escape(self.label)}: '
                 f'<input type="range" min="0" max="{len(self.frames) - 1}" step="1" '
                 f'value="{self.start}" aria-label="{html.escape(self.label)}" '
+                # JupyterLab would otherwise read the slider's arrow keys as notebook
+                # shortcuts (left arrow collapses the heading above)
+                'data-lm-suppress-shortcuts="true" '
                 f'oninput="{handler}" style="width:60%;vertical-align:middle"> '
                 f"<output>{html.escape(self.labels[self.start])}</output></label>"
                 f"{images}</div>")
@@ -176,6 +179,11 @@ class Explorer:
         from IPython.display import display
 
         sliders = self.controls()
+        # Redraw when a slider is released, not at every step of a drag: a redraw takes a
+        # few tenths of a second, so per-step redraws queue up and the figure lags behind.
+        # The slider's own readout still follows the drag.
+        for slider in sliders.values():
+            slider.continuous_update = False
         output = widgets.Output()
 
         def redraw(**values: float) -> None:

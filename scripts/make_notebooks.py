@@ -1,11 +1,17 @@
-"""Write the .ipynb twin of every notebook page, for Colab and Binder launch buttons.
+"""Write the .ipynb twin of every notebook page, for Colab, Binder and a download.
 
 Colab opens only .ipynb files, so each MyST text notebook (chapters/*.md, appendix/*.md,
-notation.md, solutions/*.md, exercises/*.md) gets an .ipynb beside it, without outputs.
-Students download and submit the exercises/*.ipynb files. Its first cell installs the book's
-`helpers` package when, and only when, it runs on Colab; the repository it installs from is
-read from _config.yml (the one place it is named). The website's launch buttons point at
-these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
+notation.md, solutions/*.md, exercises/*.md) gets an .ipynb beside it, without outputs, in
+plain Jupyter Markdown (scripts/plain_notebook.py says what is rewritten). Its first cell
+installs the book's `helpers` package when, and only when, it runs on Colab; the repository it
+installs from is read from _config.yml (the one place it is named). The website's launch
+buttons point at these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
+
+The numbers that the pages glue into their text are read from the execution cache of the last
+`make book` and kept in scripts/glued_values.json, so that `--check` needs no build.
+
+A twin that holds someone's work (outputs, or an answer cell that differs from the stub) is
+never overwritten: it is reported and left alone.
 
     python scripts/make_notebooks.py          # (re)write the .ipynb files
     python scripts/make_notebooks.py --check  # exit 1 if any is missing or out of date
@@ -13,6 +19,8 @@ these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -22,13 +30,17 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.generated import ROOT, toc_files, write_or_check
+from scripts.plain_notebook import plain_cells
 
+GLUED_VALUES = ROOT / "scripts" / "glued_values.json"
+EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
+JUPYTEXT_HEADER = re.compile(r"\A---\n(?:.*\n)*?jupytext:\n(?:.*\n)*?---\n")
 COLAB_CELL = '''\
 # On Colab: install the book's `helpers` package (this cell does nothing anywhere else).
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "git+{url}@{branch}"'''
+    %pip install --quiet "mvc4ml-helpers[notebooks] @ git+{url}@{branch}"'''
 
 
 def notebook_sources() -> list[Path]:
@@ -36,7 +48,19 @@ def notebook_sources() -> list[Path]:
     exercise notebooks (pages of the course build)."""
     sources = [ROOT / f"{name}.md" for name in toc_files()]
     sources += sorted((ROOT / "exercises").glob("*.md"))
-    return [p for p in sources if p.read_text().lstrip().startswith("---\njupytext:")]
+    return [p for p in sources if JUPYTEXT_HEADER.match(p.read_text())]
+
+
+def page_key(source: Path) -> str:
+    return source.relative_to(ROOT).with_suffix("").as_posix()
+
+
+def title_of(source: Path) -> str:
+    """A page's title: its first level-one heading."""
+    for line in source.read_text().splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    raise ValueError(f"{source} has no '# title' line")
 
 
 def colab_cell() -> nbformat.NotebookNode:
@@ -47,19 +71,108 @@ def colab_cell() -> nbformat.NotebookNode:
     return cell
 
 
-def as_ipynb(source: Path) -> str:
-    notebook = jupytext.read(source)
-    notebook.cells.insert(0, colab_cell())
-    notebook.metadata.pop("jupytext", None)  # a standalone notebook, not a pairing
+def glued_in_cache(source: Path) -> dict[str, str] | None:
+    """The values a page glued when the build last executed its current code, or None."""
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    if not EXECUTION_CACHE.is_dir():
+        return None
+    cache = get_cache(EXECUTION_CACHE)
+    try:
+        record = cache.match_cache_notebook(read_myst_markdown_notebook(source.read_text()))
+    except KeyError:
+        return None
+    executed = cache.get_cache_bundle(record.pk).nb
+    return {key: data.data["text/plain"] for cell in executed.cells if cell.cell_type == "code"
+            for key, data in extract_glue_data_cell(cell)}
+
+
+def glued_values(sources: list[Path], refresh: bool) -> dict[str, dict[str, str]]:
+    """page -> glue key -> the value's text/plain, from the file (and the cache if refresh)."""
+    known = json.loads(GLUED_VALUES.read_text()) if GLUED_VALUES.exists() else {}
+    if refresh:
+        for source in sources:
+            if "{glue:" in source.read_text() and (found := glued_in_cache(source)) is not None:
+                known[page_key(source)] = found
+    return {page: dict(sorted(values.items())) for page, values in sorted(known.items())}
+
+
+def as_ipynb(source: Path, glued: dict[str, str]) -> str:
+    page = jupytext.read(source)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [colab_cell(), *plain_cells(page.cells, source.relative_to(ROOT), glued,
+                                                 title_of)]
+    # What Jupyter itself writes, so that opening and saving the twin changes nothing.
+    notebook.metadata = {key: value for key, value in page.metadata.items()
+                         if key != "jupytext"}
     for number, cell in enumerate(notebook.cells):
         cell.id = f"cell-{number}"  # stable ids: random ones would change on every run
-    return jupytext.writes(notebook, fmt="ipynb")
+    return nbformat.writes(notebook) + "\n"
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if "answer" in cell.metadata.get("tags", [])]
+
+
+def work_in(twin: Path, expected: str) -> str | None:
+    """What of someone's work a twin on disk holds ("outputs", "answers"), or None.
+
+    Jupyter saves what a student did into the file: outputs, execution counts, answers in the
+    cells tagged ``answer``, kernel metadata. Those are theirs, not ours to replace.
+    """
+    if not twin.exists():
+        return None
+    notebook = nbformat.read(twin, as_version=4)
+    ours = nbformat.reads(expected, as_version=4)
+    if any(cell.source != our.source
+           for cell, our in zip(answer_cells(notebook), answer_cells(ours), strict=False)):
+        return "answers"
+    if any(cell.get("outputs") or cell.get("execution_count") for cell in notebook.cells
+           if cell.cell_type == "code"):
+        return "outputs"
+    return None
+
+
+def without_work(twin: Path, expected: str) -> str:
+    """The twin on disk with its outputs, answers and Jupyter's metadata set to ours."""
+    notebook = nbformat.read(twin, as_version=4)
+    ours = nbformat.reads(expected, as_version=4)
+    notebook.metadata = ours.metadata
+    for cell, our in zip(notebook.cells, ours.cells, strict=False):
+        cell.metadata = our.metadata
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    for cell, our in zip(answer_cells(notebook), answer_cells(ours), strict=False):
+        cell.source = our.source
+    return nbformat.writes(notebook) + "\n"
 
 
 def main() -> int:
-    return write_or_check(__doc__, ((source.with_suffix(".ipynb"),
-                                     lambda source=source: as_ipynb(source))
-                                    for source in notebook_sources()))
+    check = "--check" in sys.argv
+    sources = notebook_sources()
+    glued = glued_values(sources, refresh=not check)
+    outputs = [(GLUED_VALUES, lambda: json.dumps(glued, indent=1) + "\n")]
+    blocked = []
+    for source in sources:
+        twin = source.with_suffix(".ipynb")
+        expected = as_ipynb(source, glued.get(page_key(source), {}))
+        if work := work_in(twin, expected):
+            name = twin.relative_to(ROOT)
+            if without_work(twin, expected) == expected:
+                print(f"note: {name} holds {work} (someone's work); it is up to date apart "
+                      "from that and is left alone")
+            else:
+                blocked.append(f"{name} is out of date and holds {work}: move it elsewhere "
+                               f"(or `git checkout {name}` to drop them), then `make notebooks`")
+            continue
+        outputs.append((twin, lambda expected=expected: expected))
+    status = write_or_check(__doc__, outputs)
+    for message in blocked:
+        print(f"not overwritten: {message}")
+    return status or int(bool(blocked))
+
 
 if __name__ == "__main__":
     sys.exit(main())

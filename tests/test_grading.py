@@ -31,6 +31,7 @@ def exercise(chapter: str) -> Path:
     return ROOT / "exercises" / solution_path(chapter).with_suffix(".ipynb").name
 
 
+@pytest.mark.slow
 def test_every_solution_scores_full_marks_on_hidden_cases(grader):
     paths = [solution_path(c).with_suffix(".ipynb") for c in CHAPTERS]
     for result in grader.grade_all(paths):
@@ -38,6 +39,7 @@ def test_every_solution_scores_full_marks_on_hidden_cases(grader):
         assert result.total == result.maximum, (result.submission, result.messages)
 
 
+@pytest.mark.slow
 def test_every_blank_exercise_scores_zero_with_only_not_answered_messages(grader):
     for result in grader.grade_all([exercise(c) for c in CHAPTERS]):
         assert result.total == 0 and result.maximum > 0
@@ -80,7 +82,9 @@ ADVERSARIAL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+# The endless loops wait out the time limits: they run in the slow tier.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "loop" in n else n
+                                  for n in sorted(ADVERSARIAL)])
 def test_adversarial_submissions(tmp_path, grader, name):
     source, extra, expected_message = ADVERSARIAL[name]
     path = submission(tmp_path, name, source, extra)
@@ -95,6 +99,7 @@ def test_adversarial_submissions(tmp_path, grader, name):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.slow
 def test_os_exit_and_endless_loops_end_in_a_message_not_a_hang(tmp_path, grader):
     hard_exit = submission(tmp_path, "os_exit", "import os\nos._exit(0)")
     endless = submission(tmp_path, "endless", "while True:\n    try:\n        while True:\n"

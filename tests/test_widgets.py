@@ -55,3 +55,24 @@ def test_widget_has_four_sliders_that_drive_the_state():
 def test_explorer_rejects_a_point_that_is_not_2d():
     with pytest.raises(ValueError, match="pairs"):
         helpers.plot_linear_approximation_slice(f, grad_f, [0, 0, 0], [1, 0])
+
+
+def test_sliders_redraw_on_release_so_the_figure_keeps_up():
+    pytest.importorskip("ipywidgets")
+    for explorer in (helpers.LinearApproximationExplorer(f, grad_f),
+                     helpers.GradientDescentExplorer(f, grad_f)):
+        box = explorer.widget()
+        sliders = [w for row in box.children[:-1] for w in row.children]
+        assert sliders and all(s.continuous_update is False for s in sliders)
+
+
+def test_frame_slider_keeps_its_arrow_keys_from_jupyterlab_shortcuts():
+    from matplotlib.figure import Figure
+
+    def frame(value):
+        fig = Figure(figsize=(2, 2))
+        fig.add_subplot().set_title(f"{value}")
+        return fig
+
+    markup = helpers.FrameScrubber(frame, [1, 2], label="v")._repr_html_()
+    assert 'type="range"' in markup and 'data-lm-suppress-shortcuts="true"' in markup

@@ -1,0 +1,210 @@
+"""Turn a page of the book (a MyST text notebook) into a plain Jupyter notebook.
+
+Jupyter, Colab and Binder render Markdown cells as CommonMark with math; they know nothing of
+MyST's directives and roles, so a twin written from the source as it is shows `{prf:...}`
+fences, `:label:` lines and `{glue:text}` roles. This module rewrites what the book uses:
+
+* ``{prf:definition}``, ``{prf:theorem}``, ... -> a bold "Definition (title)." lead-in and the
+  body, math untouched;
+* ``{exercise}`` -> an "Exercise N: title" heading (N from its ``chX-qN`` label);
+  ``{solution-start}`` -> a "Solution" heading, ``{solution-end}`` -> nothing;
+* ``{glue:text}`key:format``` -> the number the build computed, formatted as on the website;
+* ``{doc}`../notation``` -> a Markdown link to that page's notebook, titled by its heading;
+* cells tagged ``website-only`` (the frame sliders that stand in for a live explorer on the
+  static site, and the prose about them) are left out;
+* the website's ``glue(...)`` calls and their import are dropped from code cells;
+* each run of framework cells (tagged ``framework-numpy`` / ``-pytorch`` / ``-tensorflow``,
+  synced tabs on the website) gets one shared sentence and a label above each cell.
+
+Anything else that looks like MyST (another directive or role) is an error, so that new
+syntax in a chapter is converted on purpose rather than leaked to students.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import nbformat
+
+WEBSITE_ONLY = "website-only"
+FRAMEWORK_TAG = "framework-"
+FRAMEWORKS = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+FRAMEWORK_INTRO = ("The same computation follows in NumPy, PyTorch and TensorFlow, one cell "
+                   "each (on the website they are tabs). Each cell stands alone: run the one "
+                   "for the framework you use, or all of them.")
+PROOF_KINDS = {"definition": "Definition", "theorem": "Theorem", "lemma": "Lemma",
+               "corollary": "Corollary", "algorithm": "Algorithm", "proof": "Proof",
+               "example": "Example", "remark": "Remark"}
+
+DIRECTIVE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>.*)$")
+OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
+ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]*)`")
+QUESTION_LABEL = re.compile(r"^ch\d+-q(?P<number>\d+)$")
+DOC_TARGET = re.compile(r"^(?:(?P<text>.*?)\s*<(?P<path>[^>]+)>|(?P<bare>[^<>]+))$")
+# What a leftover of MyST syntax looks like in a converted Markdown cell (see tests).
+MYST_LEFTOVER = re.compile(r"\{[\w:-]+\}`|^(`{3,}|:{3,})\{|^:[\w-]+:|^\([\w-]+\)=\s*$|^\+\+\+",
+                           re.MULTILINE)
+
+
+class MystSyntaxError(ValueError):
+    """A page uses MyST syntax that has no plain-notebook rendering here yet."""
+
+
+def convert_markdown(text: str, page: Path, glued: Mapping[str, str],
+                     title_of: Callable[[Path], str]) -> str:
+    """The Markdown of one cell, with directives and roles rewritten (see the module doc)."""
+    return _replace_roles(_replace_directives(text, page), page, glued, title_of)
+
+
+def _replace_directives(text: str, page: Path) -> str:
+    lines, out, i = text.split("\n"), [], 0
+    while i < len(lines):
+        match = DIRECTIVE_OPEN.match(lines[i])
+        if not match:
+            out.append(lines[i])
+            i += 1
+            continue
+        fence, name, argument = match["fence"], match["name"], match["arg"].strip()
+        i += 1
+        options = {}
+        while i < len(lines) and (option := OPTION.match(lines[i])):
+            options[option["key"]] = option["value"].strip()
+            i += 1
+        body = []
+        closing = re.compile(rf"^{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+        while i < len(lines) and not closing.match(lines[i]):
+            body.append(lines[i])
+            i += 1
+        if i == len(lines):
+            raise MystSyntaxError(f"{page}: the {{{name}}} block has no closing {fence}")
+        i += 1
+        out.extend(_render_directive(name, argument, options, "\n".join(body).strip("\n"),
+                                     page).split("\n"))
+    return "\n".join(out)
+
+
+def _render_directive(name: str, argument: str, options: dict, body: str, page: Path) -> str:
+    if name.startswith("prf:") and name[4:] in PROOF_KINDS:
+        kind = PROOF_KINDS[name[4:]]
+        lead = f"**{kind} ({argument}).**" if argument else f"**{kind}.**"
+        return f"{lead}\n\n{body}" if body else lead
+    if name == "exercise":
+        label = QUESTION_LABEL.match(options.get("label", ""))
+        number = f" {label['number']}" if label else ""
+        heading = f"### Exercise{number}: {argument}" if argument else f"### Exercise{number}"
+        return f"{heading}\n\n{body}" if body else heading
+    if name == "solution-start":
+        label = QUESTION_LABEL.match(argument)
+        return f"#### Solution to exercise {label['number']}" if label else "#### Solution"
+    if name == "solution-end":
+        return ""
+    raise MystSyntaxError(f"{page}: the directive {{{name}}} has no plain-notebook rendering; "
+                          "add one to scripts/plain_notebook.py")
+
+
+def _replace_roles(text: str, page: Path, glued: Mapping[str, str],
+                   title_of: Callable[[Path], str]) -> str:
+    def replace(match: re.Match) -> str:
+        name, content = match["name"], match["content"]
+        if name == "glue:text":
+            key, _, spec = content.partition(":")
+            if key not in glued:
+                raise MystSyntaxError(
+                    f"{page}: no computed value for {{glue:text}}`{content}`; run `make book` "
+                    "first (it executes the pages), then `make notebooks`")
+            return _format_glued(glued[key], spec)
+        if name == "doc":
+            target = DOC_TARGET.match(content.strip())
+            path = target["path"] or target["bare"]
+            source = (page.parent / path).with_suffix(".md")
+            text = target["text"] or title_of(source)
+            return f"[{text}]({Path(path).with_suffix('.ipynb').as_posix()})"
+        raise MystSyntaxError(f"{page}: the role {{{name}}} has no plain-notebook rendering; "
+                              "add one to scripts/plain_notebook.py")
+
+    return ROLE.sub(replace, text)
+
+
+def _format_glued(plain_text: str, spec: str) -> str:
+    # MyST-NB's own formatting of a glued text/plain value, so the notebook prints the same
+    # digits as the website.
+    from myst_nb.core.variables import format_plain_text
+
+    return format_plain_text(plain_text, spec)
+
+
+def without_glue(source: str) -> str:
+    """The code of a cell without the website's ``glue(...)`` statements and their import.
+
+    A compound statement (``for``, ``if``) left with nothing but glue calls goes too.
+    """
+    if "glue" not in source:
+        return source
+    lines = source.split("\n")
+    # IPython magics are not Python: hide them from the parser, keeping line numbers.
+    parsable = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
+                         for line in lines)
+    drop: set[int] = set()
+
+    def only_glue(statements: list[ast.stmt]) -> bool:
+        return all(is_glue(statement) for statement in statements)
+
+    def is_glue(statement: ast.stmt) -> bool:
+        if isinstance(statement, ast.ImportFrom) and statement.module == "myst_nb":
+            return [alias.name for alias in statement.names] == ["glue"]
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            return getattr(statement.value.func, "id", None) == "glue"
+        if isinstance(statement, (ast.For, ast.If)) and not statement.orelse:
+            return only_glue(statement.body)
+        return False
+
+    for node in ast.walk(ast.parse(parsable)):
+        body = getattr(node, "body", [])  # a lambda's body is one expression, not a list
+        for statement in body if isinstance(body, list) else []:
+            if is_glue(statement):
+                drop.update(range(statement.lineno - 1, statement.end_lineno))
+    kept = [line for number, line in enumerate(lines) if number not in drop]
+    return re.sub(r"\n{3,}$", "\n", "\n".join(kept)).strip("\n")
+
+
+def framework_of(cell: nbformat.NotebookNode) -> str | None:
+    tags = [t for t in cell.metadata.get("tags", []) if t.startswith(FRAMEWORK_TAG)]
+    return tags[0][len(FRAMEWORK_TAG):] if tags and cell.cell_type == "code" else None
+
+
+def plain_cells(cells: list[nbformat.NotebookNode], page: Path, glued: Mapping[str, str],
+                title_of: Callable[[Path], str]) -> list[nbformat.NotebookNode]:
+    """The cells of a page as a plain notebook shows them (see the module doc)."""
+    out: list[nbformat.NotebookNode] = []
+    previous_framework = None
+    for cell in cells:
+        if WEBSITE_ONLY in cell.metadata.get("tags", []):
+            continue
+        framework = framework_of(cell)
+        if cell.cell_type == "markdown":
+            source = convert_markdown(cell.source, page, glued, title_of).strip("\n")
+            if source:
+                out.append(nbformat.v4.new_markdown_cell(source, metadata=cell.metadata))
+        elif cell.cell_type == "code":
+            if framework:
+                label = f"**{FRAMEWORKS[framework]} version**"
+                if previous_framework is None:
+                    label = f"{FRAMEWORK_INTRO}\n\n{label}"
+                if framework != previous_framework:
+                    out.append(nbformat.v4.new_markdown_cell(label))
+            source = without_glue(cell.source)
+            if source.strip():
+                out.append(nbformat.v4.new_code_cell(source, metadata=cell.metadata))
+        else:
+            out.append(cell)
+        previous_framework = framework
+    return out
+
+
+def leftover_myst(notebook: nbformat.NotebookNode) -> list[str]:
+    """Pieces of MyST syntax left in a notebook's Markdown cells (empty when converted)."""
+    return [match.group(0) for cell in notebook.cells if cell.cell_type == "markdown"
+            for match in MYST_LEFTOVER.finditer(cell.source)]

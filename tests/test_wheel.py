@@ -1,0 +1,122 @@
+"""The package as a student installs it: a wheel in a fresh virtual environment, run outside the
+repository, executes every exercise check and every notebook twin (the Colab path).
+
+The fresh environment gets the wheel only. The heavy dependencies (NumPy, matplotlib, PyTorch,
+TensorFlow, the Jupyter kernel) are borrowed from the test's own environment through a path
+file, so the test needs no network and installs nothing large; the editable install of
+`helpers` in that environment is not visible there (path files of a borrowed directory are
+not processed), which the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+TWIN_FOLDERS = ("chapters", "appendix", "solutions", "exercises")
+
+RUN_TWINS = r'''
+import json, sys, time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+results = {}
+for path in map(Path, sys.argv[1:]):
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import helpers, sys\nprint('HELPERS', helpers.__file__)\nprint('PYTHON', sys.executable)"))
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [[o.get("text", "") for o in cell.get("outputs", [])
+                if o.get("output_type") == "stream"] for cell in notebook.cells
+               if cell.cell_type == "code"]
+    results[str(path)] = {"seconds": time.perf_counter() - start, "outputs": outputs,
+                          "sources": [c.source for c in notebook.cells if c.cell_type == "code"]}
+print(json.dumps(results))
+'''
+
+
+@pytest.fixture(scope="module")
+def student_env(tmp_path_factory):
+    """A fresh venv holding the book's wheel, and a working folder outside the repository."""
+    base = tmp_path_factory.mktemp("student")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--wheel-dir", str(base / "dist"), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = (base / "dist").glob("*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "venv")],
+                   check=True)
+    python = base / "venv" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                    "--quiet", "--no-deps", "--no-index", str(wheel)],
+                   check=True, capture_output=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], check=True, capture_output=True, text=True)
+    Path(site.stdout.strip(), "borrowed-from-the-book-env.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n")
+    work = base / "work"
+    work.mkdir()
+    return python, work
+
+
+def run(python: Path, work: Path, code: str, *args: str) -> str:
+    result = subprocess.run([str(python), "-c", code, *args], cwd=work, capture_output=True,
+                            text=True, timeout=1800, env={"PATH": f"{python.parent}:/usr/bin:/bin",
+                                                          "HOME": str(work),
+                                                          "MPLBACKEND": "Agg"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_the_wheel_carries_the_checker_and_its_data(student_env):
+    python, work = student_env
+    out = run(python, work, "import helpers, helpers.grading as g, sys\n"
+                            "from helpers.grading.checker import PUBLIC_EXPECTED\n"
+                            "print(helpers.__file__); print(PUBLIC_EXPECTED.is_file())\n"
+                            "print(any('/work/main' in p or p == '' for p in sys.path[1:]))")
+    location, has_data, repo_on_path = out.split()
+    assert str(python.parents[1]) in location and has_data == "True"
+    assert str(ROOT) not in location and repo_on_path == "False"
+
+
+def test_every_twin_runs_from_the_installed_package(student_env):
+    python, work = student_env
+    twins = []
+    for folder in TWIN_FOLDERS:
+        (work / folder).mkdir(exist_ok=True)
+        for twin in sorted((ROOT / folder).glob("*.ipynb")):
+            twins.append(work / folder / twin.name)
+            twins[-1].write_bytes(twin.read_bytes())
+    (work / "notation.ipynb").write_bytes((ROOT / "notation.ipynb").read_bytes())
+    twins.append(work / "notation.ipynb")
+    start = time.perf_counter()
+    results = json.loads(run(python, work, RUN_TWINS, *map(str, twins)).splitlines()[-1])
+    assert len(results) == len(twins) >= 20
+    for path, result in results.items():
+        text = "".join("".join(o) for o in result["outputs"])
+        assert f"HELPERS {python.parents[1]}" in text, path  # the wheel, not the repository
+        assert "myst_nb" not in "".join(result["sources"]), path
+        checks = [o for src, o in zip(result["sources"], result["outputs"], strict=True)
+                  if src.startswith("check(")]
+        if "/exercises/" in path:
+            assert checks and all("not answered yet" in "".join(o) for o in checks), path
+        if "/solutions/" in path:
+            assert checks and all("".join(o).split(": ", 1)[1].startswith("passed")
+                                  for o in checks), (path, checks)
+    timings = {Path(p).relative_to(work).as_posix(): r["seconds"] for p, r in results.items()}
+    print("\nseconds per twin, wheel install:",
+          json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1),
+          f"\ntotal {time.perf_counter() - start:.0f} s")
+
