@@ -8,7 +8,9 @@ installs from is read from _config.yml (the one place it is named). The website'
 buttons point at these files (sphinx-book-theme prefers an .ipynb twin of a page's source).
 
 The numbers that the pages glue into their text are read from the execution cache of the last
-`make book` and kept in scripts/glued_values.json, so that `--check` needs no build.
+`make book` and kept in scripts/glued_values.json, so that `--check` needs no build. A glue key
+ending in `_timing` is a measured time: it differs from run to run, so the value kept is the
+first one (the twins do not change at every build; the notebook prints its own when run).
 
 A twin that holds someone's work (outputs, or an answer cell that differs from the stub) is
 never overwritten: it is reported and left alone.
@@ -34,6 +36,7 @@ from scripts.plain_notebook import plain_cells
 
 GLUED_VALUES = ROOT / "scripts" / "glued_values.json"
 EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
+TIMING = "_timing"  # the suffix of glue keys that are measured times
 JUPYTEXT_HEADER = re.compile(r"\A---\n(?:.*\n)*?jupytext:\n(?:.*\n)*?---\n")
 COLAB_CELL = '''\
 # On Colab: install the book's `helpers` package (this cell does nothing anywhere else).
@@ -95,7 +98,10 @@ def glued_values(sources: list[Path], refresh: bool) -> dict[str, dict[str, str]
     if refresh:
         for source in sources:
             if "{glue:" in source.read_text() and (found := glued_in_cache(source)) is not None:
-                known[page_key(source)] = found
+                kept = known.get(page_key(source), {})
+                known[page_key(source)] = {
+                    key: kept[key] if key.endswith(TIMING) and key in kept else value
+                    for key, value in found.items()}
     return {page: dict(sorted(values.items())) for page, values in sorted(known.items())}
 
 
@@ -104,9 +110,14 @@ def as_ipynb(source: Path, glued: dict[str, str]) -> str:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [colab_cell(), *plain_cells(page.cells, source.relative_to(ROOT), glued,
                                                  title_of)]
-    # What Jupyter itself writes, so that opening and saving the twin changes nothing.
+    # What Jupyter itself writes on save, so that opening and saving a twin changes nothing:
+    # the kernelspec (from the page) and the language_info that the book's kernel reports
+    # (its Python version included: the book pins Python 3.11, and CI runs the same build).
+    from ipykernel.ipkernel import IPythonKernel
+
     notebook.metadata = {key: value for key, value in page.metadata.items()
                          if key != "jupytext"}
+    notebook.metadata["language_info"] = IPythonKernel.language_info
     for number, cell in enumerate(notebook.cells):
         cell.id = f"cell-{number}"  # stable ids: random ones would change on every run
     return nbformat.writes(notebook) + "\n"

@@ -76,3 +76,18 @@ def test_frame_slider_keeps_its_arrow_keys_from_jupyterlab_shortcuts():
 
     markup = helpers.FrameScrubber(frame, [1, 2], label="v")._repr_html_()
     assert 'type="range"' in markup and 'data-lm-suppress-shortcuts="true"' in markup
+
+
+def test_a_page_built_for_the_web_gets_a_figure_not_widgets(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from matplotlib.figure import Figure
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    explorer = helpers.GradientDescentExplorer(f, grad_f)
+    monkeypatch.setenv(helpers.widgets.STATIC_ENV, "1")
+    explorer._ipython_display_()
+    assert len(shown) == 1 and isinstance(shown[0], Figure)
+    monkeypatch.delenv(helpers.widgets.STATIC_ENV)
+    explorer._ipython_display_()
+    assert type(shown[-1]).__name__ == "VBox"

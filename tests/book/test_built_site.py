@@ -265,3 +265,36 @@ def test_course_site_has_the_exercises_and_no_solution():
     assert all(answer not in p.read_text(encoding="utf-8", errors="ignore")
                for p in COURSE.rglob("*") if p.is_file() and p.suffix in {".html", ".md",
                                                                           ".ipynb", ".txt"})
+
+
+def test_notebook_twins_print_the_numbers_this_build_computed():
+    """The .ipynb twins put the glued numbers into their text (scripts/glued_values.json),
+    formatted as the website shows them; they must read as this build's, or the twins are
+    stale. Measured times (keys ending in _timing) differ from run to run and are skipped."""
+    import json
+
+    from myst_nb.core.variables import format_plain_text
+
+    from scripts.make_notebooks import (
+        GLUED_VALUES,
+        TIMING,
+        glued_in_cache,
+        notebook_sources,
+        page_key,
+    )
+    from scripts.plain_notebook import ROLE
+
+    committed = json.loads(GLUED_VALUES.read_text())
+    pages = [s for s in notebook_sources() if "{glue:" in s.read_text()]
+    assert len(pages) >= 6
+    for source in pages:
+        built = glued_in_cache(source)
+        assert built is not None, f"{source} is not in the execution cache: run `make book`"
+        ours = committed.get(page_key(source), {})
+        assert set(ours) == set(built), f"{source}: run `make notebooks`"
+        for role in ROLE.finditer(source.read_text()):
+            key, _, spec = role["content"].partition(":")
+            if role["name"] == "glue:text" and not key.endswith(TIMING):
+                assert format_plain_text(ours[key], spec) == \
+                    format_plain_text(built[key], spec), \
+                    f"{source}: {key} is stale in the twins; run `make notebooks`"

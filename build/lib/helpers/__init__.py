@@ -1,0 +1,82 @@
+"""Helpers for the book *Multivariable Calculus for Machine Learning*.
+
+The public functions are re-exported here, so chapters write ``helpers.numerical_gradient``.
+Importing this package imports NumPy and nothing heavier: matplotlib's pyplot, ipywidgets,
+PyTorch and TensorFlow are loaded only by the functions that need them.
+"""
+
+from helpers.autodiff import Value, plot_value_graph
+from helpers.calculus import (
+    as_float64,
+    central_difference,
+    linear_approximation,
+    loglog_slope,
+    numerical_gradient,
+    numerical_hessian,
+    quadratic_approximation,
+)
+from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
+from helpers.gradcheck import GradCheckError, GradCheckReport, check_grad
+from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
+from helpers.optimize import (
+    DescentPath,
+    classify_critical_point,
+    gradient_descent,
+    newton_method,
+)
+from helpers.plotting import (
+    contour_with_gradients,
+    error_loglog,
+    evaluate_on_grid,
+    plot_path,
+    surface,
+    surface_with_tangent_plane,
+    tangent_plane,
+)
+from helpers.widgets import (
+    Explorer,
+    FrameScrubber,
+    GradientDescentExplorer,
+    LinearApproximationExplorer,
+    plot_linear_approximation_slice,
+    plot_step_on_contours,
+)
+
+__all__ = [
+    "DescentPath",
+    "Explorer",
+    "FrameScrubber",
+    "GradCheckError",
+    "GradCheckReport",
+    "GradientDescentExplorer",
+    "LinearApproximationExplorer",
+    "Value",
+    "as_float64",
+    "central_difference",
+    "check_grad",
+    "classify_critical_point",
+    "contour_with_gradients",
+    "count_paths",
+    "enumerate_paths",
+    "error_loglog",
+    "evaluate_on_grid",
+    "framework_of",
+    "gradient_descent",
+    "import_tensorflow_quietly",
+    "linear_approximation",
+    "loglog_slope",
+    "newton_method",
+    "numerical_gradient",
+    "numerical_hessian",
+    "plot_graph",
+    "plot_linear_approximation_slice",
+    "plot_path",
+    "plot_step_on_contours",
+    "plot_value_graph",
+    "quadratic_approximation",
+    "surface",
+    "surface_with_tangent_plane",
+    "tangent_plane",
+    "to_numpy",
+    "topological_order",
+]

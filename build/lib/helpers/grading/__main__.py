@@ -1,0 +1,109 @@
+"""Command line: check one notebook, grade many, or regenerate the public expected answers.
+
+    python -m helpers.grading check exercises/01_partial_derivatives.ipynb
+    python -m helpers.grading grade --out grades.csv submissions/*.ipynb
+    python -m helpers.grading expected
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from helpers.grading.checker import PUBLIC_EXPECTED
+from helpers.grading.grade import Grader, GradingError, reference_answers
+from helpers.grading.questions import QUESTIONS
+from helpers.grading.runner import Limits
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers.grading", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check one notebook against the public cases")
+    check.add_argument("notebook", type=Path)
+    check.add_argument("--chapter", choices=sorted(QUESTIONS),
+                       help="chapter key, if the notebook's metadata lacks it")
+    grade = sub.add_parser("grade", help="grade many notebooks with the hidden cases into a "
+                                         "CSV file")
+    grade.add_argument("submissions", type=Path, nargs="+", help=".ipynb files")
+    grade.add_argument("--out", type=Path, default=Path("grades.csv"),
+                       help="CSV file to write (default: grades.csv)")
+    grade.add_argument("--chapter", choices=sorted(QUESTIONS),
+                       help="grade every submission as this chapter (others get zero)")
+    grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: "
+                                                              "one per core)")
+    grade.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds allowed per notebook (default: 60)")
+    sub.add_parser("expected", help="regenerate helpers/grading/public_expected.json from "
+                                    "the reference solutions")
+    return parser
+
+
+def _write_csv(results, path: Path) -> None:
+    names = sorted({q for r in results for q in r.points}, key=lambda q: int(q[1:]))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["submission", "chapter", *names, "total", "max", "messages"])
+        for r in results:
+            writer.writerow([r.submission, r.chapter, *(r.points.get(n, "") for n in names),
+                             r.total, r.maximum, " | ".join(r.messages)])
+
+
+def _summary(results) -> str:
+    lines = [f"graded {len(results)} submission(s)"]
+    graded = [r for r in results if r.maximum]
+    if graded:
+        mean = sum(r.total / r.maximum for r in graded) / len(graded)
+        full = sum(r.total == r.maximum for r in graded)
+        lines.append(f"mean score {100 * mean:.1f}%, full marks {full}, zero "
+                     f"{sum(r.total == 0 for r in graded)}")
+        names = sorted({q for r in graded for q in r.points}, key=lambda q: int(q[1:]))
+        for name in names:
+            values = [r.points[name] for r in graded if name in r.points]
+            lines.append(f"  {name}: mean {sum(values) / len(values):.2f} points")
+    problems = [r for r in results if not r.maximum]
+    for r in problems:
+        lines.append(f"  not graded: {r.submission}: {' | '.join(r.messages)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "expected":
+            data = {chapter: reference_answers(chapter, hidden=False, limits=Limits())
+                    for chapter in QUESTIONS}
+            PUBLIC_EXPECTED.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            print(f"wrote {PUBLIC_EXPECTED}")
+            return 0
+        if args.command == "check":
+            grader = Grader(chapter=args.chapter, hidden=False)
+            result = grader.grade(args.notebook)
+            for name, points in result.points.items():
+                print(f"{name}: {points:g} points")
+            for message in result.messages:
+                print(f"  {message}")
+            print(f"score on the public cases: {result.total:g} / {result.maximum:g}")
+            return 0
+        missing = [p for p in args.submissions if not p.is_file()]
+        for path in missing:
+            print(f"warning: {path} is not a file; it gets a row with a message",
+                  file=sys.stderr)
+        grader = Grader(chapter=args.chapter, limits=Limits(wall_seconds=args.timeout))
+        results = grader.grade_all(args.submissions, jobs=args.jobs,
+                                   progress=sys.stderr.isatty())
+        _write_csv(results, args.out)
+        print(_summary(results))
+        print(f"wrote {args.out}")
+        return 0
+    except GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

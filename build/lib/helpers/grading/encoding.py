@@ -1,0 +1,38 @@
+"""Plain-data encoding of answers: JSON only (no pickles cross a process boundary).
+
+Python's json module reads and writes NaN and Infinity, which both ends of the exchange
+are, so non-finite numbers travel as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+MAX_ITEMS = 100_000  # an answer larger than this is reported, not shipped
+
+
+def encode(value: Any) -> Any:
+    """A JSON-able form of an answer: numbers, strings, None, an array, or an error."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    if hasattr(value, "__array__") or isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return {"error": f"TypeError: cannot read the {type(value).__name__} as numbers"}
+        if array.size > MAX_ITEMS:
+            return {"error": f"ValueError: the answer has {array.size} entries, too many"}
+        return {"array": array.tolist(), "shape": list(array.shape)}
+    return {"error": f"TypeError: the answer is a {type(value).__name__}, not a number, "
+                     "array or string"}
+
+
+def decode(data: Any) -> Any:
+    """Undo :func:`encode` (errors stay as {"error": ...} dicts)."""
+    if isinstance(data, dict) and "array" in data:
+        return np.array(data["array"], dtype=np.float64).reshape(data["shape"])
+    return data
