@@ -57,7 +57,7 @@ lint: $(INSTALLED) ## Run ruff on helpers, tests, benchmarks and the Sphinx exte
 unit: $(INSTALLED) ## Run the unit and property tests of helpers (fast: under a minute)
 	$(BIN)/python -m pytest -m "not book and not browser and not slow"
 
-slow: $(INSTALLED) ## Grading round trips that wait out time limits; the wheel in a fresh venv
+slow: $(INSTALLED) ## Grading round trips (worker processes, time limits); the wheel in a fresh venv
 	$(BIN)/python -m pytest -m slow
 
 book-tests: ## Check the built website in _build/html (after `make book`)

@@ -18,9 +18,9 @@ from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import Function2D, _pyplot, contour_with_gradients, plot_path
 
 # Set by the book's build (scripts/build_book.py): explorers display a static figure instead of
-# live ipywidgets. A static page has no kernel to drive them, their state only weighs the page
-# down, and a widget displayed while MyST-NB executes a page left the next cell waiting for
-# the execution timeout (120 s of the build, measured in chapter 1).
+# live ipywidgets. A static page has no kernel to drive them and their saved state only weighs
+# the page down; and with ipykernel 7.4.0, a widget displayed while the build executed chapter
+# 1 left the next cell waiting for the whole 120 s cell timeout (3 builds of 3).
 STATIC_ENV = "HELPERS_STATIC_EXPLORERS"
 
 if TYPE_CHECKING:
