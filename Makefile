@@ -90,7 +90,7 @@ serve: ## Serve _build/html on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
 
 clean: ## Remove the built website, the execution cache and test caches
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf _build build .pytest_cache .ruff_cache .hypothesis test-artifacts
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove the virtual environment
