@@ -12,7 +12,7 @@ DOCTREES := _build/.doctrees
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
-.PHONY: help install book book-course notebooks grade test chromium lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page
 	$(BIN)/python scripts/make_notebooks.py
 	$(BIN)/python -m helpers.grading expected
 
-grade: $(INSTALLED) ## Grade notebooks: make grade SUBMISSIONS="dir/*.ipynb" [OUT=grades.csv]
+grade: $(INSTALLED) bubblewrap ## Grade notebooks: make grade SUBMISSIONS="dir/*.ipynb" [OUT=grades.csv]
 	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="submissions/*.ipynb" [OUT=grades.csv]'; exit 2; }
 	$(BIN)/python -m helpers.grading grade --out $(or $(OUT),grades.csv) $(SUBMISSIONS)
 
@@ -66,7 +66,7 @@ book-tests: ## Check the built website in _build/html (after `make book`)
 browser-tests: ## Check every built page in headless Chromium (needs Debian's chromium)
 	$(BIN)/python -m pytest -m browser
 
-test: chromium lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
+test: chromium bubblewrap lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
 
 chromium: ## Check for Debian's chromium (the browser tests drive it); install it when root
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -76,6 +76,17 @@ chromium: ## Check for Debian's chromium (the browser tests drive it); install i
 	  else \
 	    echo "The browser tests need Debian's chromium. Install it, then run make test again:"; \
 	    echo "    sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+bubblewrap: ## Check for Debian's bubblewrap (the grading sandbox); install it when root
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's bubblewrap for the grading sandbox"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "Grading runs each notebook in Debian's bubblewrap sandbox. Install it, then run make again:"; \
+	    echo "    sudo apt-get install -y bubblewrap"; exit 1; \
 	  fi; \
 	fi
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -37,20 +38,44 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=None, help="parallel workers (default: "
                                                               "one per core)")
     grade.add_argument("--timeout", type=float, default=60.0,
-                       help="seconds allowed per notebook (default: 60)")
+                       help="seconds for running a notebook's cells, all together (default: "
+                            "60); reading each answer then has 10 s of its own")
+    grade.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="run submissions without the bubblewrap sandbox (where it is "
+                            "missing, e.g. macOS): a submission can then read the reference "
+                            "solutions and change files and other grades; the CSV says so")
     sub.add_parser("expected", help="regenerate helpers/grading/public_expected.json from "
                                     "the reference solutions")
     return parser
 
 
-def _write_csv(results, path: Path) -> None:
+MAX_FIELD = 2000  # characters of one CSV field: any CSV reader's default limit holds
+
+
+def _clean(value: object) -> object:
+    """A CSV field as any reader parses it: no control characters, a bounded length."""
+    if not isinstance(value, str):
+        return value
+    text = "".join(c if c.isprintable() else " " for c in value)
+    return text if len(text) <= MAX_FIELD else text[:MAX_FIELD - 15] + " ... (cut)"
+
+
+def _write_csv(results, path: Path, sandbox: str) -> None:
+    """Write the grades at once: a temporary file beside the target, renamed over it."""
     names = sorted({q for r in results for q in r.points}, key=lambda q: int(q[1:]))
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", "chapter", *names, "total", "max", "messages"])
-        for r in results:
-            writer.writerow([r.submission, r.chapter, *(r.points.get(n, "") for n in names),
-                             r.total, r.maximum, " | ".join(r.messages)])
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["submission", "chapter", *names, "total", "max", "sandbox",
+                             "messages"])
+            for r in results:
+                writer.writerow([_clean(v) for v in (
+                    r.submission, r.chapter, *(r.points.get(n, "") for n in names), r.total,
+                    r.maximum, sandbox, " | ".join(r.messages))])
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _summary(results) -> str:
@@ -81,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {PUBLIC_EXPECTED}")
             return 0
         if args.command == "check":
-            grader = Grader(chapter=args.chapter, hidden=False)
+            # A student's own notebook on their own machine: no sandbox needed (or present).
+            grader = Grader(chapter=args.chapter, hidden=False, sandboxed=False)
             result = grader.grade(args.notebook)
             for name, points in result.points.items():
                 print(f"{name}: {points:g} points")
@@ -89,14 +115,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {message}")
             print(f"score on the public cases: {result.total:g} / {result.maximum:g}")
             return 0
-        missing = [p for p in args.submissions if not p.is_file()]
+        missing = [p for p in args.submissions if p.is_symlink() or not p.is_file()]
         for path in missing:
-            print(f"warning: {path} is not a file; it gets a row with a message",
+            print(f"warning: {path} is not a regular file; it gets a row with a message",
                   file=sys.stderr)
-        grader = Grader(chapter=args.chapter, limits=Limits(wall_seconds=args.timeout))
+        grader = Grader(chapter=args.chapter, limits=Limits(cells_seconds=args.timeout),
+                        sandboxed=not args.unsafe_no_sandbox)
         results = grader.grade_all(args.submissions, jobs=args.jobs,
                                    progress=sys.stderr.isatty())
-        _write_csv(results, args.out)
+        _write_csv(results, args.out, "NONE (--unsafe-no-sandbox)" if args.unsafe_no_sandbox
+                   else "bubblewrap")
         print(_summary(results))
         print(f"wrote {args.out}")
         return 0

@@ -10,11 +10,17 @@ from typing import Any
 
 import numpy as np
 
-MAX_ITEMS = 100_000  # an answer larger than this is reported, not shipped
+# An answer larger than this is reported, not shipped: every exercise's answer is far
+# smaller, and all the answers of a notebook together stay well below the result channel's cap.
+MAX_ITEMS = 10_000
+MAX_TEXT = 1_000
 
 
 def encode(value: Any) -> Any:
     """A JSON-able form of an answer: numbers, strings, None, an array, or an error."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return {"error": f"ValueError: the answer is a text of {len(value)} characters, too "
+                         "many"}
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -23,12 +29,13 @@ def encode(value: Any) -> Any:
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            return {"error": f"TypeError: cannot read the {type(value).__name__} as numbers"}
+            return {"error": f"TypeError: cannot read the {type(value).__name__[:80]} as "
+                             "numbers"}
         if array.size > MAX_ITEMS:
             return {"error": f"ValueError: the answer has {array.size} entries, too many"}
         return {"array": array.tolist(), "shape": list(array.shape)}
-    return {"error": f"TypeError: the answer is a {type(value).__name__}, not a number, "
-                     "array or string"}
+    return {"error": f"TypeError: the answer is a {type(value).__name__[:80]}, not a "
+                     "number, array or string"}
 
 
 def decode(data: Any) -> Any:

@@ -1,10 +1,11 @@
-"""Grade notebooks: run each in a worker, compare its answers in this (trusted) process."""
+"""Grade notebooks: run each in a sandboxed worker, compare its answers in this (trusted)
+process, against reference answers computed before any submission runs."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import stat
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,12 +16,12 @@ from helpers.grading.compare import compare
 from helpers.grading.encoding import decode
 from helpers.grading.questions import QUESTIONS, Question, chapter_questions
 from helpers.grading.runner import Limits, run_notebook
+from helpers.grading.sandbox import SandboxUnavailable, bwrap
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 HIDDEN_CASES = SOLUTIONS / "hidden_cases.json"
-# Files a hostile submission might try to rewrite; checked (and restored) after each run.
-PROTECTED = [Path(__file__).parent, SOLUTIONS, ROOT / "tests"]
+MAX_SUBMISSION_BYTES = 20 * 1024**2
 
 
 class GradingError(RuntimeError):
@@ -73,11 +74,37 @@ def all_cases(chapter: str, hidden: bool) -> dict[str, list]:
     return cases
 
 
-def reference_answers(chapter: str, hidden: bool, limits: Limits) -> dict[str, list]:
+def read_submission(path: Path) -> bytes:
+    """The bytes of a submission that is a regular file; anything else is refused with a
+    message (a link could point at a solution, a FIFO would block, a device never ends).
+    The file is opened without following links and never written."""
+    try:
+        if path.is_symlink():
+            raise OSError("it is a symbolic link: submit the notebook file itself")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise OSError(error.strerror or str(error)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if \
+                stat.S_ISFIFO(info.st_mode) else "a device or socket"
+            raise OSError(f"it is {kind}, not a regular file: submit the .ipynb file itself")
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise OSError(f"it is {info.st_size / 1024**2:.0f} MB; a notebook to grade may "
+                          f"have at most {MAX_SUBMISSION_BYTES // 1024**2} MB (clear outputs)")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(MAX_SUBMISSION_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
+def reference_answers(chapter: str, hidden: bool, limits: Limits,
+                      sandboxed: bool = True) -> dict[str, list]:
     """Expected answers: the reference solution, run exactly as a submission is."""
     questions = chapter_questions(chapter)
     result = run_notebook(notebook_bytes(solution_path(chapter)), questions,
-                          all_cases(chapter, hidden), limits)
+                          all_cases(chapter, hidden), limits, sandboxed)
     if "fatal" in result or result["cell_errors"]:
         raise GradingError(f"the reference solution of {chapter} fails: "
                            f"{result.get('fatal') or result['cell_errors']}")
@@ -114,70 +141,48 @@ def score(chapter: str, questions: list[Question], cases: dict, expected: dict,
     return points, messages
 
 
-def _snapshot() -> dict[Path, bytes]:
-    files = {}
-    for base in PROTECTED:
-        for path in base.rglob("*") if base.is_dir() else [base]:
-            if path.is_file() and "__pycache__" not in path.parts:
-                files[path] = path.read_bytes()
-    return files
-
-
-def _restore(snapshot: dict[Path, bytes]) -> list[str]:
-    changed = []
-    for path, data in snapshot.items():
-        try:
-            same = path.read_bytes() == data
-        except OSError:
-            same = False
-        if not same:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            changed.append(str(path.relative_to(ROOT)))
-    return changed
-
-
 class Grader:
-    """Grades many submissions; one bad submission never stops the batch."""
+    """Grades many submissions; one bad submission never stops the batch.
+
+    Every notebook, the reference solutions included, runs in the sandbox of
+    :mod:`helpers.grading.sandbox`; ``sandboxed=False`` (the CLI's --unsafe-no-sandbox) runs
+    them as plain processes, where a submission can read and change anything the grader can.
+    """
 
     def __init__(self, chapter: str | None = None, hidden: bool = True,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, sandboxed: bool = True):
         self.chapter, self.hidden, self.limits = chapter, hidden, limits or Limits()
+        self.sandboxed = sandboxed
+        if sandboxed:
+            try:
+                bwrap()
+            except SandboxUnavailable as error:
+                raise GradingError(str(error)) from None
         self._expected: dict[str, dict] = {}
         self._lock = threading.Lock()
-        self._snapshot = _snapshot()
 
     def expected(self, chapter: str) -> dict:
+        """The reference answers of a chapter, computed once and then held here."""
         with self._lock:
             if chapter not in self._expected:
-                self._expected[chapter] = reference_answers(chapter, self.hidden, self.limits)
+                self._expected[chapter] = reference_answers(chapter, self.hidden, self.limits,
+                                                            self.sandboxed)
             return self._expected[chapter]
 
     def grade(self, path: Path) -> Result:
         result = Result(submission=str(path))
         try:
-            original = path.read_bytes()
+            data = read_submission(path)
         except OSError as error:
-            result.messages.append(f"cannot read the file: {error}")
+            result.messages.append(f"cannot grade {path.name}: {error}")
+            self._zero(result, self.chapter)
             return result
-        digest = hashlib.sha256(original).hexdigest()
         try:
-            self._grade_bytes(original, result)
+            self._grade_bytes(data, result)
         except GradingError:
             raise
         except Exception as error:  # report it on this row, go on with the batch
             result.messages.append(f"grader error: {type(error).__name__}: {error}")
-        finally:
-            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                path.write_bytes(original)  # never lose a submission
-                result.messages.append("the submission file was changed during grading and "
-                                       "has been restored")
-            with self._lock:
-                touched = _restore(self._snapshot)
-            if touched:
-                result.points = dict.fromkeys(result.points, 0.0)
-                result.messages.append("tried to modify grading files (restored): "
-                                       + ", ".join(touched[:3]))
         return result
 
     def _grade_bytes(self, data: bytes, result: Result) -> None:
@@ -224,8 +229,11 @@ class Grader:
     def grade_all(self, paths: list[Path], jobs: int | None = None,
                   progress: bool = False) -> list[Result]:
         jobs = jobs or os.cpu_count() or 1
-        if self.chapter:
-            self.expected(self.chapter)  # fail fast if the reference is broken
+        # Pin the references first: every chapter of the batch, before any submission runs.
+        chapters = {self.chapter} if self.chapter else set(filter(None, map(_peek_chapter,
+                                                                              paths)))
+        for chapter in sorted(chapters):
+            self.expected(chapter)  # also fails fast if a reference is broken
         results: dict[Path, Result] = {}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(self.grade, path): path for path in paths}
@@ -240,3 +248,11 @@ class Grader:
         if progress:
             sys.stderr.write("\n")
         return [results[p] for p in paths]
+
+
+def _peek_chapter(path: Path) -> str | None:
+    """The chapter a submission declares, if it can be read (grading says why if not)."""
+    try:
+        return chapter_of(json.loads(read_submission(path)))
+    except (OSError, ValueError, AttributeError):
+        return None

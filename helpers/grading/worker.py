@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 
@@ -41,8 +42,8 @@ def _describe(error: BaseException) -> str:
         return "TimeoutError: took too long"
     if isinstance(error, SystemExit):
         return f"SystemExit: the code called sys.exit({error.code!r})"
-    text = str(error)
-    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+    text, name = str(error), type(error).__name__[:80]
+    return f"{name}: {text[:200]}" if text else name
 
 
 def _code_cells(path: str) -> list[str]:
@@ -66,15 +67,17 @@ class _Shell:
         return lambda *args, **kwargs: None
 
 
-def _guarded_call(seconds: float):
-    def call(function, args):
+def _guard(seconds: float):
+    """Run one answer's evaluation, conversion and encoding under its own time limit."""
+
+    def guarded(read):
         try:
             _alarm(seconds)
-            return function(*args)
+            return read()
         finally:
             _cancel_alarm()
 
-    return call
+    return guarded
 
 
 def run(path: str, request: dict) -> dict:
@@ -82,9 +85,15 @@ def run(path: str, request: dict) -> dict:
 
     namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": _Shell}
     cell_errors = []
+    deadline = time.monotonic() + request["cells_timeout"]  # all cells together
     for number, source in enumerate(_code_cells(path)):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            cell_errors.append(f"cell {number} and later: not run, the cells used their "
+                               f"{request['cells_timeout']:g} s")
+            break
         try:
-            _alarm(request["cell_timeout"])
+            _alarm(min(request["cell_timeout"], left))
             exec(compile(source, f"<cell {number}>", "exec"), namespace)
         except BaseException as error:  # every failure is reported, none ends the run
             cell_errors.append(f"cell {number}: {_describe(error)}")
@@ -92,7 +101,7 @@ def run(path: str, request: dict) -> dict:
             _cancel_alarm()
     answers = {
         q["name"]: evaluate(namespace, q["name"], q["kind"], q["cases"],
-                            call=_guarded_call(request["question_timeout"]),
+                            guard=_guard(request["question_timeout"]),
                             describe=_describe, catch=BaseException)
         for q in request["questions"]}
     return {"cell_errors": cell_errors, "answers": answers}

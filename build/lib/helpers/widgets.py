@@ -7,6 +7,7 @@ can show a static figure of any state on the website, where widget callbacks hav
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,12 @@ import numpy as np
 from helpers.calculus import as_float64
 from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import Function2D, _pyplot, contour_with_gradients, plot_path
+
+# Set by the book's build (scripts/build_book.py): explorers display a static figure instead of
+# live ipywidgets. A static page has no kernel to drive them and their saved state only weighs
+# the page down; and with ipykernel 7.4.0, a widget displayed while the build executed chapter
+# 1 left the next cell waiting for the whole 120 s cell timeout (3 builds of 3).
+STATIC_ENV = "HELPERS_STATIC_EXPLORERS"
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -200,7 +207,10 @@ class Explorer:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget())
+        if os.environ.get(STATIC_ENV):
+            display(self.figure())  # a page built for the web: no kernel will drive sliders
+        else:
+            display(self.widget())
 
     def scrubber(self, key: str, values: Sequence[float], label: str | None = None,
                  **options) -> FrameScrubber:

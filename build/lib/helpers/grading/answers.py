@@ -24,25 +24,30 @@ def _describe(error: BaseException) -> str:
 
 
 def evaluate(namespace: dict, name: str, kind: str, cases: list,
-             call: Callable[[Callable, list], Any] = lambda fn, args: fn(*args),
+             guard: Callable[[Callable[[], Any]], Any] = lambda read: read(),
              describe: Callable[[BaseException], str] = _describe,
              catch: type[BaseException] = Exception) -> list:
     """One encoded answer per case: the value of ``name``, or the function ``name`` called
-    on each case's arguments (through ``call``, which may add a time limit)."""
+    on each case's arguments. Each answer is read (called, converted and encoded) inside
+    ``guard``, which may add a time limit: a bad answer costs its own case, nothing more."""
     if name not in namespace:
         return [{"error": f"NameError: {name} is not defined (run its cell)"}] * len(cases)
     obj = namespace[name]
+
+    def read(produce: Callable[[], Any]) -> Any:
+        try:
+            return guard(lambda: encode(produce()))
+        except catch as error:
+            try:  # an exception's own __str__ is student code too
+                return {"error": guard(lambda: describe(error))}
+            except catch:
+                return {"error": f"{type(error).__name__[:80]} (its message could not be read)"}
+
     if kind != "function":
-        return [encode(obj)]
+        return [read(lambda: obj)]
     if obj is None:
         return [None] * len(cases)
     if not callable(obj):
         return [{"error": f"TypeError: {name} should be a function, it is a "
-                          f"{type(obj).__name__}"}] * len(cases)
-    results = []
-    for case in cases:
-        try:
-            results.append(encode(call(obj, [as_argument(a) for a in case])))
-        except catch as error:
-            results.append({"error": describe(error)})
-    return results
+                          f"{type(obj).__name__[:80]}"}] * len(cases)
+    return [read(lambda case=case: obj(*[as_argument(a) for a in case])) for case in cases]
