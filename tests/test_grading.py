@@ -129,7 +129,8 @@ def test_hidden_cases_never_reach_the_student_side():
     for chapter, questions in hidden.items():
         for name, cases in questions.items():
             question = next(q for q in QUESTIONS[chapter] if q.name == name)
-            assert len(public[chapter][name]) == len(question.cases())
+            if question.kind == "function":
+                assert len(public[chapter][name]) == len(question.cases())
             for case in cases:
                 assert case not in question.public
     for notebook in (ROOT / "exercises").glob("*"):
@@ -139,10 +140,13 @@ def test_hidden_cases_never_reach_the_student_side():
 
 @pytest.mark.slow
 def test_public_expected_answers_come_from_the_solutions():
+    from helpers.grading import public
     from helpers.grading.grade import reference_answers
 
-    public = json.loads((ROOT / "helpers" / "grading" / "public_expected.json").read_text())
-    assert reference_answers("ch6", hidden=False, limits=LIMITS) == public["ch6"]
+    shipped = public.load()
+    kinds = {"ch6": {q.name: q.kind for q in QUESTIONS["ch6"]}}
+    answers = {"ch6": reference_answers("ch6", hidden=False, limits=LIMITS)}
+    assert public.build(answers, kinds, salt=shipped["salt"])["ch6"] == shipped["ch6"]
 
 
 def test_instant_feedback_messages(capsys):
@@ -161,9 +165,45 @@ def test_instant_feedback_messages(capsys):
     doubled = run("q1", lambda p: 2 * np.exp(p - np.logaddexp(*p)))
     assert "off by a factor of 2" in doubled and "at input" in doubled
     assert run("q2", 5.0) == "q2: passed"
-    assert run("q4", "b") == "q4: passed"
+    assert run("q2", 5.0 * (1 + 5e-7)) == "q2: passed"  # within the grader's tolerance
+    assert run("q2", 5.001) == "q2: not the expected value"
+    assert run("q2", [5.0, 5.0]) == "q2: wrong shape (2,), expected ()"
+    assert run("q4", "b").startswith("q4: recorded 'b'; multiple-choice answers are checked")
     check.score()
-    assert "Score on the public cases: 2 / 6" in capsys.readouterr().out
+    assert "Score on the public cases: 0 / 5" in capsys.readouterr().out
+    run("q2", 5.0)
+    check.score()
+    assert "Score on the public cases: 1 / 5" in capsys.readouterr().out
+
+
+def test_the_shipped_file_gives_no_value_or_choice_answer_away():
+    from helpers.grading import public
+
+    shipped = public.PUBLIC_EXPECTED.read_text()
+    data = json.loads(shipped)
+    for chapter, questions in QUESTIONS.items():
+        for question in questions:
+            entry = data[chapter][question.name]
+            if question.kind == "choice":
+                assert entry == {"graded_only": True}
+            if question.kind == "value":
+                assert set(entry) == {"shape", "digests"}
+    assert '"5.0"' not in shipped and "5.0," not in shipped  # ch1 q2's answer is 5
+
+
+@pytest.mark.parametrize(("expected", "got", "ok"), [
+    (0.1234565, 0.12345649999, True),   # rounds the other way at 6 digits: a neighbour
+    (1e-12, 0.0, True), (0.0, 5e-10, True), (0.0, 1e-6, False),
+    (-3.0, 3.0, False), (2.0, 2.0 * (1 + 9e-7), True), (2.0, 2.00002, False),
+    ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0000001]], True),
+])
+def test_hashed_values_pass_within_the_tolerance(expected, got, ok):
+    from helpers.grading import public
+    from helpers.grading.encoding import encode
+
+    entry = public.entry("value", [encode(expected)], "salt", "chX.qY")
+    assert public.check_value(entry, "salt", "chX.qY", np.asarray(got))[0] is ok
+    assert compare(np.asarray(expected), np.asarray(got), "value")[0] is ok
 
 
 @pytest.mark.parametrize(

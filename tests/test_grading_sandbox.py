@@ -230,13 +230,16 @@ def test_without_bubblewrap_the_grader_says_so(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "g.csv").exists()
 
 
-def test_unsafe_mode_is_written_into_the_csv(tmp_path):
+def test_unsafe_mode_is_what_it_says_and_the_csv_says_so(tmp_path):
     out = tmp_path / "grades.csv"
-    honest = solution_path("ch3").with_suffix(".ipynb")
-    assert grading_cli(["grade", "--unsafe-no-sandbox", "--out", str(out), str(honest)]) == 0
+    peeker = notebook(tmp_path, "peeker", chapter="ch3", blank=True, first_cell=(
+        f"assert ({str(ROOT / 'solutions')!r} and __import__('os').path.isdir("
+        f"{str(ROOT / 'solutions')!r})), 'no solutions in view'"))
+    assert grading_cli(["grade", "--unsafe-no-sandbox", "--out", str(out), str(peeker)]) == 0
     with out.open(newline="") as handle:
         (row,) = list(csv.DictReader(handle))
-    assert row["sandbox"] == "NONE (--unsafe-no-sandbox)" and row["total"] == row["max"]
+    assert row["sandbox"] == "NONE (--unsafe-no-sandbox)"
+    assert "no solutions in view" not in row["messages"]  # it could see them: no sandbox
 
 
 def test_references_are_pinned_before_any_submission_runs(tmp_path, monkeypatch):

@@ -10,12 +10,15 @@ In an exercise notebook::
 
 From a terminal (see ``python -m helpers.grading --help``)::
 
-    python -m helpers.grading check exercises/ch1_exercises.ipynb
+    python -m helpers.grading check exercises/01_partial_derivatives.ipynb
     python -m helpers.grading grade --out grades.csv submissions/*.ipynb
+    python -m helpers.grading gradescope --out autograder.zip
 
+Instant feedback uses only what ships with the package (:mod:`helpers.grading.public`).
 Student code never runs in the grader's process: each notebook is executed by
-:mod:`helpers.grading.worker` in a separate process with time, CPU and memory limits, and
-only plain data (JSON) comes back; expected values and hidden cases stay in the grader.
+:mod:`helpers.grading.worker` in a separate process, inside the bubblewrap sandbox of
+:mod:`helpers.grading.sandbox`, with time, CPU and memory limits, and only plain data (JSON)
+comes back; expected values and hidden cases stay in the grader.
 """
 
 from helpers.grading.checker import Checker

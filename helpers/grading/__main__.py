@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from helpers.grading.checker import PUBLIC_EXPECTED
+from helpers.grading import public
+from helpers.grading.checker import check_notebook
 from helpers.grading.grade import Grader, GradingError, reference_answers
 from helpers.grading.questions import QUESTIONS
 from helpers.grading.runner import Limits
@@ -44,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
                        help="run submissions without the bubblewrap sandbox (where it is "
                             "missing, e.g. macOS): a submission can then read the reference "
                             "solutions and change files and other grades; the CSV says so")
+    export = sub.add_parser("gradescope", help="write a Gradescope autograder (zip) that "
+                                               "grades in the same sandbox")
+    export.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    export.add_argument("--chapter", choices=sorted(QUESTIONS), action="append",
+                        help="a chapter to grade (repeat it; default: every chapter)")
+    export.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="grade without bubblewrap there (if Gradescope's container "
+                             "cannot create namespaces); the feedback says so")
     sub.add_parser("expected", help="regenerate helpers/grading/public_expected.json from "
                                     "the reference solutions")
     return parser
@@ -100,20 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "expected":
-            data = {chapter: reference_answers(chapter, hidden=False, limits=Limits())
-                    for chapter in QUESTIONS}
-            PUBLIC_EXPECTED.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-            print(f"wrote {PUBLIC_EXPECTED}")
+            answers = {chapter: reference_answers(chapter, hidden=False, limits=Limits(),
+                                                  sandboxed=False)
+                       for chapter in QUESTIONS}
+            kinds = {chapter: {q.name: q.kind for q in questions}
+                     for chapter, questions in QUESTIONS.items()}
+            data = public.build(answers, kinds)
+            public.PUBLIC_EXPECTED.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            print(f"wrote {public.PUBLIC_EXPECTED}")
+            return 0
+        if args.command == "gradescope":
+            from helpers.grading.gradescope import build
+
+            build(args.out, args.chapter, sandboxed=not args.unsafe_no_sandbox)
+            print(f"wrote {args.out}: upload it as the autograder of a Gradescope "
+                  "programming assignment (its setup.sh installs Python and bubblewrap)")
             return 0
         if args.command == "check":
-            # A student's own notebook on their own machine: no sandbox needed (or present).
-            grader = Grader(chapter=args.chapter, hidden=False, sandboxed=False)
-            result = grader.grade(args.notebook)
-            for name, points in result.points.items():
-                print(f"{name}: {points:g} points")
-            for message in result.messages:
-                print(f"  {message}")
-            print(f"score on the public cases: {result.total:g} / {result.maximum:g}")
+            points, maximum, lines = check_notebook(args.notebook, args.chapter)
+            print(*lines, sep="\n")
+            print(f"score on the public cases: {points:g} / {maximum:g} (multiple-choice "
+                  "answers are checked when graded)")
             return 0
         missing = [p for p in args.submissions if p.is_symlink() or not p.is_file()]
         for path in missing:

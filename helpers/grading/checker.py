@@ -1,23 +1,47 @@
-"""Instant feedback inside an exercise notebook, from the public cases only."""
+"""Instant feedback on the public cases, from what ships with the package (no solutions)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 
+from helpers.grading import public
 from helpers.grading.answers import evaluate
 from helpers.grading.compare import compare
 from helpers.grading.encoding import decode
-from helpers.grading.questions import chapter_questions
+from helpers.grading.questions import Question, chapter_questions
 
-PUBLIC_EXPECTED = Path(__file__).with_name("public_expected.json")
+PUBLIC_EXPECTED = public.PUBLIC_EXPECTED
 
 
-def load_public_expected() -> dict:
-    """Expected answers on the public cases, generated from the reference solutions."""
-    return json.loads(PUBLIC_EXPECTED.read_text())
+def feedback(chapter: str, question: Question, answers: list,
+             expected: dict | None = None) -> tuple[float | None, str]:
+    """(points on the public cases, message) for a question's encoded answers; points are
+    None for a question checked only when graded (see :mod:`helpers.grading.public`)."""
+    expected = expected if expected is not None else public.load()
+    want = expected[chapter][question.name]
+    if question.kind == "choice":
+        got = answers[0]
+        if got is None or (isinstance(got, dict) and "error" in got):
+            return None, compare("", got, "choice")[1]
+        if not isinstance(got, str):
+            return None, compare("", got, "choice")[1]
+        return None, (f"recorded {got.strip()!r}; multiple-choice answers are checked when "
+                      "your notebook is graded")
+    if question.kind == "value":
+        ok, message = public.check_value(want, expected["salt"], f"{chapter}.{question.name}",
+                                         decode(answers[0]))
+        return (question.points if ok else 0.0), message
+    passed, messages = 0, []
+    for case, value, got in zip(question.cases(), want, answers, strict=True):
+        ok, message = compare(decode(value), decode(got), question.kind, f"at input {case}")
+        passed += ok
+        if not ok and message not in messages:
+            messages.append(message)
+    total = len(want)
+    if passed == total:
+        return question.points, "passed" + (f" ({total} public cases)" if total > 1 else "")
+    return question.points * passed / total, "; ".join(messages)
 
 
 class Checker:
@@ -26,8 +50,8 @@ class Checker:
     def __init__(self, chapter: str):
         self.chapter = chapter
         self.questions = {q.name: q for q in chapter_questions(chapter)}
-        self.expected = load_public_expected()[chapter]  # read once, not at every check
-        self.results: dict[str, tuple[float, str]] = {}
+        self.expected = public.load()  # read once, not at every check
+        self.results: dict[str, tuple[float | None, str]] = {}
 
     def __call__(self, name: str) -> None:
         if os.environ.get("HELPERS_GRADING_WORKER"):
@@ -38,29 +62,50 @@ class Checker:
             return
         question = self.questions[name]
         namespace = sys._getframe(1).f_globals  # the notebook's variables
-        expected = self.expected[name]
-        passed, messages = 0, []
         answers = evaluate(namespace, name, question.kind, question.cases())
-        for case, want, got in zip(question.cases(), expected, answers, strict=True):
-            where = f"at input {case}" if question.kind == "function" else ""
-            ok, message = compare(decode(want), decode(got), question.kind, where)
-            passed += ok
-            if not ok and message not in messages:
-                messages.append(message)
-        total = len(expected)
-        points = question.points * passed / total
-        if passed == total:
-            text = "passed" + (f" ({total} public cases)" if total > 1 else "")
-        else:
-            text = "; ".join(messages)
-        self.results[name] = (points, text)
-        print(f"{name}: {text}")
+        self.results[name] = feedback(self.chapter, question, answers, self.expected)
+        print(f"{name}: {self.results[name][1]}")
 
     def score(self) -> None:
         """Print the running score on the public cases."""
-        total = sum(q.points for q in self.questions.values())
-        got = sum(points for points, _ in self.results.values())
-        print(f"Score on the public cases: {got:g} / {total:g}")
-        for name in self.questions:
+        checked = [q for q in self.questions.values() if q.kind != "choice"]
+        total = sum(q.points for q in checked)
+        got = sum(self.results.get(q.name, (0.0, ""))[0] or 0.0 for q in checked)
+        print(f"Score on the public cases: {got:g} / {total:g}"
+              + (" (multiple-choice answers are checked when graded)"
+                 if len(checked) < len(self.questions) else ""))
+        for name, question in self.questions.items():
             points, text = self.results.get(name, (0.0, "not checked yet"))
-            print(f"  {name}: {points:g} / {self.questions[name].points:g}  {text}")
+            shown = "-" if question.kind == "choice" else f"{points:g} / {question.points:g}"
+            print(f"  {name}: {shown}  {text}")
+
+
+def check_notebook(path, chapter: str | None = None) -> tuple[float, float, list[str]]:
+    """Run a notebook file on the public cases (a plain process: it is the student's own
+    notebook, on their own machine) and give (points, of the checkable maximum, lines)."""
+    import json
+
+    from helpers.grading.grade import GradingError, chapter_of, read_submission
+    from helpers.grading.runner import Limits, run_notebook
+
+    data = read_submission(path)
+    try:
+        chapter = chapter or chapter_of(json.loads(data))
+    except ValueError as error:
+        raise GradingError(f"{path} is not a notebook (.ipynb JSON): {error}") from None
+    if chapter is None:
+        raise GradingError(f"cannot tell which chapter {path} is (its metadata has no "
+                           "grading.chapter); pass --chapter")
+    questions = chapter_questions(chapter)
+    outcome = run_notebook(data, questions, {q.name: q.cases() for q in questions}, Limits(),
+                           sandboxed=False)
+    if "fatal" in outcome:
+        return 0.0, 0.0, [outcome["fatal"]]
+    expected, lines, points, maximum = public.load(), [], 0.0, 0.0
+    for question in questions:
+        got, text = feedback(chapter, question, outcome["answers"][question.name], expected)
+        lines.append(f"{question.name}: {text}")
+        if got is not None:
+            points, maximum = points + got, maximum + question.points
+    lines += [f"errors while running: {error}" for error in outcome["cell_errors"][:3]]
+    return points, maximum, lines

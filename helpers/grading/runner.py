@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import helpers
 from helpers.grading import sandbox
 from helpers.grading.questions import Question
 
@@ -79,6 +80,9 @@ def run_notebook(notebook_bytes: bytes, questions: list[Question], cases: dict[s
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this machine's BLAS settings
             if key in os.environ:
                 env[key] = os.environ[key]
+        # the worker imports this very helpers package, wherever it was loaded from (an
+        # installed wheel, an editable install, an exported autograder's folder)
+        env["PYTHONPATH"] = str(Path(helpers.__file__).resolve().parents[1])
         command = [sys.executable, "-m", "helpers.grading.worker", "submission.ipynb",
                    "request.json", str(write_end)]
         if sandboxed:

@@ -20,6 +20,7 @@ that outlive the run, or writes to files nobody thought to check.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def bwrap() -> str:
     if path is None:
         raise SandboxUnavailable(f"the grading sandbox needs bubblewrap (bwrap): {INSTALL_HINT}")
     return path
+
+
+def probe(workdir: Path) -> None:
+    """Start the sandbox once with nothing in it: a machine or container that cannot create
+    namespaces fails here, with bubblewrap's reason, not on every submission."""
+    result = subprocess.run(wrap(["/bin/true"], workdir, {}), capture_output=True, text=True,
+                            timeout=30, check=False)
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1:] or [f"status {result.returncode}"]
+        raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here ({reason[0]}): "
+                                 f"{INSTALL_HINT}")
 
 
 def _system_mounts() -> list[str]:
@@ -68,8 +80,9 @@ def _python_mounts() -> list[str]:
 def wrap(command: list[str], workdir: Path, env: dict[str, str]) -> list[str]:
     """``command`` run in the sandbox, with ``workdir`` (on the host) as its only writable
     directory, mounted at :data:`INSIDE`, and exactly the environment ``env``."""
-    args = [bwrap(), *_system_mounts(), *_python_mounts(),
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    # an empty /tmp first: the mounts after it may lie below /tmp (an unpacked autograder)
+    args = [bwrap(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            *_system_mounts(), *_python_mounts(),
             "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE),
             "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     for key, value in env.items():

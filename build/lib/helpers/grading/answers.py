@@ -38,10 +38,11 @@ def evaluate(namespace: dict, name: str, kind: str, cases: list,
         try:
             return guard(lambda: encode(produce()))
         except catch as error:
-            try:  # an exception's own __str__ is student code too
-                return {"error": guard(lambda: describe(error))}
-            except catch:
-                return {"error": f"{type(error).__name__[:80]} (its message could not be read)"}
+            failure = error  # an exception's own __str__ is student code too: guard it
+        try:
+            return {"error": guard(lambda: describe(failure))}
+        except catch:
+            return {"error": f"{type(failure).__name__[:80]} (its message could not be read)"}
 
     if kind != "function":
         return [read(lambda: obj)]

@@ -1,0 +1,91 @@
+"""The Gradescope autograder: built from this repository, run against a simulated
+/autograder tree the way Gradescope runs it (run_autograder, one submission per run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.grading.__main__ import main as grading_cli
+from helpers.grading.grade import solution_path
+from helpers.grading.questions import QUESTIONS
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gradescope")
+    archive = base / "autograder.zip"
+    assert grading_cli(["gradescope", "--out", str(archive), "--chapter", "ch1"]) == 0
+    source = base / "autograder" / "source"
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
+        zipped.extractall(source)
+    for name in ("setup.sh", "run_autograder"):
+        (source / name).chmod(modes[name] & 0o777)
+    return base / "autograder", names, modes
+
+
+def grade(root: Path, notebook: Path) -> dict:
+    submission = root / "submission"
+    if submission.exists():
+        for old in submission.iterdir():
+            old.unlink()
+    submission.mkdir(exist_ok=True)
+    (submission / "my_work.ipynb").write_bytes(notebook.read_bytes())
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
+    subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, check=True,
+                   timeout=300)
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_the_zip_has_gradescopes_layout_and_no_solutions(autograder):
+    root, names, modes = autograder
+    assert {"setup.sh", "run_autograder", "references.json"} <= set(names)
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert not [n for n in names if n.startswith("solutions/") or "hidden_cases" in n]
+    references = json.loads((root / "source" / "references.json").read_text())
+    cases = references["chapters"]["ch1"]["cases"]["q1"]
+    public = next(q for q in QUESTIONS["ch1"] if q.name == "q1").cases()
+    assert len(cases) > len(public)  # the hidden cases travel with the autograder
+    assert "bubblewrap" in (root / "source" / "setup.sh").read_text()
+
+
+def test_run_autograder_scores_each_submission(autograder, tmp_path):
+    root, _, _ = autograder
+    solved = grade(root, solution_path("ch1").with_suffix(".ipynb"))
+    assert solved["score"] == 6 and [t["score"] for t in solved["tests"]] == [2, 1, 2, 1]
+    blank = grade(root, ROOT / "exercises" / "01_partial_derivatives.ipynb")
+    assert blank["score"] == 0
+    assert all("not answered yet" in t["output"] for t in blank["tests"])
+    wrong = nbformat.read(solution_path("ch1").with_suffix(".ipynb"), as_version=4)
+    wrong.cells.append(nbformat.v4.new_code_cell("q2 = 4.0"))
+    nbformat.write(wrong, tmp_path / "wrong.ipynb")
+    result = grade(root, tmp_path / "wrong.ipynb")
+    by_name = {t["name"]: t for t in result["tests"]}
+    assert result["score"] == 5 and by_name["q2"]["score"] == 0
+    assert by_name["q2"]["output"] != "passed"
+
+
+def test_a_notebook_of_another_chapter_or_none_gets_a_message(autograder, tmp_path):
+    root, _, _ = autograder
+    other = grade(root, solution_path("ch2").with_suffix(".ipynb"))
+    assert other["score"] == 0 and "ch2" in other["output"]
+    (root / "submission").mkdir(exist_ok=True)
+    for old in (root / "submission").iterdir():
+        old.unlink()
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
+    subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, check=True)
+    empty = json.loads((root / "results" / "results.json").read_text())
+    assert empty["score"] == 0 and "exactly one .ipynb" in empty["output"]
