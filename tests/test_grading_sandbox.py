@@ -74,11 +74,11 @@ def batch(tmp_path):
     before = repository_digest()
     submitted: dict[Path, bytes] = {}
 
-    def grade(paths, jobs=2, **options):
+    def grade(paths, jobs=2, limits=LIMITS):
         for path in paths:
             if path.is_file() and not path.is_symlink():
                 submitted[path] = path.read_bytes()
-        results = Grader(limits=LIMITS, **options).grade_all(paths, jobs=jobs)
+        results = Grader(limits=limits).grade_all(paths, jobs=jobs)
         return {Path(r.submission).stem: r for r in results}
 
     yield grade
@@ -98,7 +98,7 @@ def test_private_files_are_not_in_the_workers_view(tmp_path, batch):
         "import glob\n"
         "found = glob.glob('/proc/*/cwd/solutions') + glob.glob('/proc/*/root/work/*/solutions')"
         "\nassert found, 'nothing found'\nprint(found)"))
-    results = batch([via_package, via_proc])
+    results = batch([via_package, via_proc], limits=Limits())  # the default limits
     for name in ("via_package", "via_proc"):
         assert results[name].total == 0, results[name]
     assert any("FileNotFoundError" in m for m in results["via_package"].messages)
@@ -151,7 +151,7 @@ def test_background_processes_die_with_the_batch_and_touch_no_one_else(tmp_path,
         "    if os.fork() == 0:\n"
         f"        os.execv('/bin/sleep', ['/bin/sleep', '300', '{TOKEN}'])\n"))
     honest = [notebook(tmp_path, f"honest{k}") for k in range(2)]
-    results = batch([attacker, *honest], jobs=2)
+    results = batch([attacker, *honest], jobs=2, limits=Limits())  # the default limits
     for name in ("honest0", "honest1"):
         assert results[name].total == results[name].maximum, results[name].messages
 

@@ -11,6 +11,7 @@ not processed), which the test checks.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -52,8 +53,14 @@ print(json.dumps(results))
 def student_env(tmp_path_factory):
     """A fresh venv holding the book's wheel, and a working folder outside the repository."""
     base = tmp_path_factory.mktemp("student")
+    # Build from a copy of what the wheel is made of: setuptools writes build/ beside it.
+    source = base / "source"
+    shutil.copytree(ROOT / "helpers", source / "helpers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(base / "dist"), str(ROOT)],
+                    "--no-build-isolation", "--wheel-dir", str(base / "dist"), str(source)],
                    check=True, capture_output=True)
     (wheel,) = (base / "dist").glob("*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "venv")],
