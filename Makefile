@@ -68,27 +68,25 @@ browser-tests: ## Check every built page in headless Chromium (needs Debian's ch
 
 test: chromium bubblewrap lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
 
-chromium: ## Check for Debian's chromium (the browser tests drive it); install it when root
-	@if [ ! -x /usr/bin/chromium ]; then \
+# $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
+# (as root), or stop at once with the command to run.
+define debian_package
+	@if ! $(2) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian's $(1) ($(3))"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
 	  else \
-	    echo "The browser tests need Debian's chromium. Install it, then run make test again:"; \
-	    echo "    sudo apt-get install -y chromium"; exit 1; \
+	    echo "$(3) need Debian's $(1). Install it, then run make again:"; \
+	    echo "    sudo apt-get install -y $(1)"; exit 1; \
 	  fi; \
 	fi
+endef
+
+chromium: ## Check for Debian's chromium (the browser tests drive it); install it when root
+	$(call debian_package,chromium,test -x /usr/bin/chromium,The browser tests)
 
 bubblewrap: ## Check for Debian's bubblewrap (the grading sandbox); install it when root
-	@if ! command -v bwrap >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's bubblewrap for the grading sandbox"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  else \
-	    echo "Grading runs each notebook in Debian's bubblewrap sandbox. Install it, then run make again:"; \
-	    echo "    sudo apt-get install -y bubblewrap"; exit 1; \
-	  fi; \
-	fi
+	$(call debian_package,bubblewrap,command -v bwrap,Grading and its tests)
 
 lab: $(INSTALLED) ## Open the book in JupyterLab at the repository root (.md pages open as notebooks)
 	@mkdir -p $(VENV)/share/jupyter/lab/settings

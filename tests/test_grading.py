@@ -8,7 +8,6 @@ import json
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
@@ -16,6 +15,7 @@ from helpers.grading import Checker, compare
 from helpers.grading.grade import HIDDEN_CASES, Grader, solution_path
 from helpers.grading.questions import QUESTIONS
 from helpers.grading.runner import Limits
+from tests.grading_notebooks import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(cells_seconds=12, cell_seconds=4, question_seconds=2, startup_seconds=8)
@@ -48,19 +48,6 @@ def test_every_blank_exercise_scores_zero_with_only_not_answered_messages(grader
             assert "not answered yet" in message, (result.submission, message)
 
 
-def submission(tmp_path: Path, name: str, q1_source: str, extra_cell: str = "") -> Path:
-    """The solution of chapter 1 with question 1's answer replaced (and maybe a cell added)."""
-    notebook = nbformat.read(solution_path("ch1").with_suffix(".ipynb"), as_version=4)
-    for cell in notebook.cells:
-        if "answer" in cell.metadata.get("tags", []) and "def q1" in cell.source:
-            cell.source = q1_source
-    if extra_cell:
-        notebook.cells.insert(2, nbformat.v4.new_code_cell(extra_cell))
-    path = tmp_path / f"{name}.ipynb"
-    nbformat.write(notebook, path)
-    return path
-
-
 ADVERSARIAL = {
     "raises": ("def q1(p):\n    raise ValueError('boom')", "", "raised ValueError: boom"),
     "sys_exit": ("import sys\nsys.exit(3)", "", "not defined"),
@@ -86,7 +73,7 @@ ADVERSARIAL = {
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_submissions(tmp_path, grader, name):
     source, extra, expected_message = ADVERSARIAL[name]
-    path = submission(tmp_path, name, source, extra)
+    path = notebook(tmp_path, name, answers={"q1": source}, first_cell=extra)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     start = time.perf_counter()
     (result,) = grader.grade_all([path])
@@ -100,10 +87,10 @@ def test_adversarial_submissions(tmp_path, grader, name):
 
 @pytest.mark.slow
 def test_os_exit_and_endless_loops_end_in_a_message_not_a_hang(tmp_path, grader):
-    hard_exit = submission(tmp_path, "os_exit", "import os\nos._exit(0)")
-    endless = submission(tmp_path, "endless", "while True:\n    try:\n        while True:\n"
-                                              "            pass\n    except BaseException:\n"
-                                              "        pass")
+    hard_exit = notebook(tmp_path, "os_exit", answers={"q1": "import os\nos._exit(0)"})
+    endless = notebook(tmp_path, "endless", answers={"q1": (
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass")})
     start = time.perf_counter()
     results = grader.grade_all([hard_exit, endless])
     assert time.perf_counter() - start < 2 * LIMITS.wall_seconds(9) + 10
@@ -133,9 +120,9 @@ def test_hidden_cases_never_reach_the_student_side():
                 assert len(public[chapter][name]) == len(question.cases())
             for case in cases:
                 assert case not in question.public
-    for notebook in (ROOT / "exercises").glob("*"):
-        if notebook.is_file():  # Jupyter adds .ipynb_checkpoints/ beside the notebooks
-            assert "hidden_cases" not in notebook.read_text()
+    for path in (ROOT / "exercises").glob("*"):
+        if path.is_file():  # Jupyter adds .ipynb_checkpoints/ beside the notebooks
+            assert "hidden_cases" not in path.read_text()
 
 
 @pytest.mark.slow

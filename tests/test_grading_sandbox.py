@@ -15,13 +15,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 
 from helpers.grading.__main__ import main as grading_cli
 from helpers.grading.grade import Grader, read_submission, solution_path
 from helpers.grading.runner import Limits
+from tests.grading_notebooks import notebook
 
 pytestmark = pytest.mark.slow
 
@@ -39,24 +39,6 @@ def repository_digest() -> str:
         path = ROOT / name.decode()
         digest.update(name + (path.read_bytes() if path.is_file() else b""))
     return digest.hexdigest()
-
-
-def notebook(tmp_path: Path, name: str, chapter: str = "ch1", first_cell: str = "",
-             answers: dict[str, str] | None = None, blank: bool = False) -> Path:
-    """A chapter's solution (or blank exercise) with a cell put first and answers replaced."""
-    source = (ROOT / "exercises" if blank else ROOT / "solutions") / \
-        solution_path(chapter).with_suffix(".ipynb").name
-    nb = nbformat.read(source, as_version=4)
-    for cell in nb.cells:
-        for question, code in (answers or {}).items():
-            if "answer" in cell.metadata.get("tags", []) and (
-                    f"def {question}(" in cell.source or cell.source.startswith(f"{question} =")):
-                cell.source = code
-    if first_cell:
-        nb.cells.insert(1, nbformat.v4.new_code_cell(first_cell))
-    path = tmp_path / f"{name}.ipynb"
-    nbformat.write(nb, path)
-    return path
 
 
 def survivors() -> list[psutil.Process]:
