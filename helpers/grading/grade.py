@@ -225,6 +225,11 @@ class Grader:
                                    "has no grading.chapter); pass --chapter")
             return
         result.chapter = chapter
+        if self.references is not None and chapter not in self.references:
+            result.messages.append(f"this is the notebook of {chapter}; this assignment grades "
+                                   f"{', '.join(sorted(self.references))}: submit that "
+                                   "exercise notebook")
+            return
         questions = chapter_questions(chapter)
         cases = self.cases(chapter)
         public = {q.name: len(q.cases()) for q in questions}
@@ -250,6 +255,8 @@ class Grader:
         # Pin the references first: every chapter of the batch, before any submission runs.
         chapters = {self.chapter} if self.chapter else set(filter(None, map(_peek_chapter,
                                                                               paths)))
+        if self.references is not None:
+            chapters &= set(self.references)  # the others get a message, not a reference
         for chapter in sorted(chapters):
             self.expected(chapter)  # also fails fast if a reference is broken
         results: dict[Path, Result] = {}

@@ -74,7 +74,7 @@ def results_json(result: Result, sandboxed: bool) -> dict:
     """Gradescope's results format: a score, and one test per question with its feedback."""
     chapter_messages = [m for m in result.messages if not QUESTION_MESSAGE.match(m)]
     tests = []
-    for question in chapter_questions(result.chapter) if result.chapter else []:
+    for question in chapter_questions(result.chapter) if result.maximum else []:
         notes = [m.split(": ", 1)[1] for m in result.messages
                  if m.startswith(f"{question.name}: ")]
         points = result.points.get(question.name, 0.0)
