@@ -90,7 +90,7 @@ def run(python: Path, work: Path, code: str, *args: str) -> str:
 def test_the_wheel_carries_the_checker_and_its_data(student_env):
     python, work = student_env
     out = run(python, work, "import helpers, helpers.grading as g, os, sys\n"
-                            "from helpers.grading.checker import PUBLIC_EXPECTED\n"
+                            "from helpers.grading.public import PUBLIC_EXPECTED\n"
                             "print(helpers.__file__); print(PUBLIC_EXPECTED.is_file())\n"
                             "print(sys.argv[1] in map(os.path.abspath, sys.path))", str(ROOT))
     location, has_data, repo_on_path = out.split()
