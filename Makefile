@@ -12,7 +12,7 @@ DOCTREES := _build/.doctrees
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 
 .DEFAULT_GOAL := help
-.PHONY: help install book book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED) ## Create .venv and install requirements.txt and helpers
 
-book: $(INSTALLED) ## Build the website into _build/html, executing chapters through the cache
+book: $(INSTALLED) chromium ## Build the website into _build/html (chapters executed through the cache) and its PDF
 	@mkdir -p _build
 	@new=$$(find helpers _ext requirements.txt -name '*.py' -o -name '*.json' -o -name requirements.txt \
 	        | grep -v __pycache__ | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1); \
@@ -35,11 +35,16 @@ book: $(INSTALLED) ## Build the website into _build/html, executing chapters thr
 	  rm -rf $(CACHE) $(DOCTREES); echo "$$new" > $(INPUTS_HASH_FILE); \
 	fi
 	$(BIN)/python scripts/build_book.py . -n -W --keep-going
+	$(BIN)/python scripts/build_pdf.py
+
+pdf: ## Print the built website into _build/html/mvc4ml.pdf (`make book` does this too)
+	$(BIN)/python scripts/build_pdf.py
 
 book-course: book ## Build the course website (exercises, no solutions) into _build/course
 	sed 's#file: solutions/#file: exercises/#' _toc.yml > _build/_toc_course.yml
 	$(BIN)/python scripts/build_book.py . -n -W --keep-going --toc _build/_toc_course.yml \
 	  --path-output _build/course
+	$(BIN)/python scripts/build_pdf.py _build/course/_build/html
 	@echo "course website: _build/course/_build/html"
 
 notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page's .ipynb twin (after `make book`)
@@ -63,8 +68,13 @@ slow: $(INSTALLED) ## Grading round trips (worker processes, time limits); the w
 book-tests: ## Check the built website in _build/html (after `make book`)
 	$(BIN)/python -m pytest -m book
 
-browser-tests: ## Check every built page in headless Chromium (needs Debian's chromium)
+browser-tests: node_modules ## Check every built page in headless Chromium (needs Debian's chromium)
 	$(BIN)/python -m pytest -m browser
+
+node_modules: package-lock.json ## Install axe-core from npm (the browser tests' accessibility rules)
+	$(call debian_package,npm,command -v npm,The browser tests' accessibility checks)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 test: chromium bubblewrap lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
 
@@ -99,7 +109,7 @@ serve: ## Serve _build/html on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000
 
 clean: ## Remove the built website, the execution cache and test caches
-	rm -rf _build build .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf _build build .pytest_cache .ruff_cache .hypothesis test-artifacts node_modules
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove the virtual environment

@@ -5,6 +5,8 @@ Importing this package imports NumPy and nothing heavier: matplotlib's pyplot, i
 PyTorch and TensorFlow are loaded only by the functions that need them.
 """
 
+from pathlib import Path
+
 from helpers.autodiff import Value, plot_value_graph
 from helpers.calculus import (
     as_float64,
@@ -15,6 +17,7 @@ from helpers.calculus import (
     numerical_hessian,
     quadratic_approximation,
 )
+from helpers.figures import Panels
 from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
 from helpers.gradcheck import GradCheckError, GradCheckReport, check_grad
 from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
@@ -42,7 +45,11 @@ from helpers.widgets import (
     plot_step_on_contours,
 )
 
+# The book's matplotlib style (text sized for phones): plt.style.use(helpers.BOOK_STYLE)
+BOOK_STYLE = str(Path(__file__).with_name("book.mplstyle"))
+
 __all__ = [
+    "BOOK_STYLE",
     "DescentPath",
     "Explorer",
     "FrameScrubber",
@@ -50,6 +57,7 @@ __all__ = [
     "GradCheckReport",
     "GradientDescentExplorer",
     "LinearApproximationExplorer",
+    "Panels",
     "Value",
     "as_float64",
     "central_difference",

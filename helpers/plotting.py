@@ -167,7 +167,7 @@ def contour_with_gradients(
         ax = _pyplot().figure(figsize=(5.5, 5)).add_subplot()
     X, Y = _grid(xlim, ylim, n)
     contours = ax.contour(X, Y, evaluate_on_grid(f, X, Y), levels=levels, cmap="viridis")
-    ax.clabel(contours, inline=True, fontsize=7, fmt="%.2g")
+    ax.clabel(contours, inline=True, fontsize=9, fmt="%.2g")
     if grad is not None and arrows > 0:
         AX, AY = _grid(xlim, ylim, arrows)
         G = evaluate_on_grid(grad, AX, AY)

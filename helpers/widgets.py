@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from helpers.calculus import as_float64
+from helpers.figures import panel_images, panels_markup
 from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import Function2D, _pyplot, contour_with_gradients, plot_path
 
@@ -66,10 +67,10 @@ def plot_linear_approximation_slice(
     ax.plot(s, f0 + slope * s, "--", label=r"$f(p) + s\,e\cdot\nabla f(p)$")
     exact, approx = float(np.asarray(f(p + e))), f0 + slope
     ax.plot([1, 1], [exact, approx], "o", color="black")
-    ax.set_title(f"at the step: f = {exact:.6f}, linear = {approx:.6f}, "
-                 f"error = {abs(exact - approx):.2e}", fontsize=9)
+    ax.set_title(f"at the step: f = {exact:.4f}, linear = {approx:.4f}\n"
+                 f"error = {abs(exact - approx):.2e}")
     ax.set_xlabel("$s$ (multiples of the step $e$)")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -92,55 +93,51 @@ class FrameScrubber:
 
     On a static web page ipywidgets are dead (no Python runs behind the page), so each
     explorer of the book also renders a few settings ahead of time; this object shows them
-    as PNG images with an HTML range slider that switches between them, using a few lines of
-    inline JavaScript. It displays the same way in Jupyter.
+    with an HTML range slider that switches between them, using a few lines of inline
+    JavaScript. It displays the same way in Jupyter. Each frame is shown panel by panel
+    (helpers.figures), so on a phone the panels stack and stay as legible as a static figure.
 
-    ``make_figure(value)`` draws one frame and returns a matplotlib Figure.
+    ``make_figure(value)`` draws one frame and returns a matplotlib Figure; ``alt`` says what
+    each of its panels shows (one text per Axes), and each image's alt text adds the value.
     """
 
     def __init__(self, make_figure: Callable[[float], Figure], values: Sequence[float],
-                 label: str, start: int = 0, dpi: int = 50, fmt: str = "{:g}"):
+                 label: str, alt: Sequence[str], start: int = 0, fmt: str = "{:g}"):
         if not values:
             raise ValueError("a scrubber needs at least one value")
         if not 0 <= start < len(values):
             raise ValueError(f"start must index values (0 to {len(values) - 1}), got {start}")
         self.values, self.label, self.start = list(values), label, start
-        self.frames = [_png_base64(make_figure(v), dpi) for v in self.values]
         self.labels = [fmt.format(v) for v in self.values]
+        self.frames = [panel_images(make_figure(v), [f"{text}, at {label} = {shown}"
+                                                     for text in alt])
+                       for v, shown in zip(self.values, self.labels, strict=True)]
 
     def _repr_html_(self) -> str:
         import html
         import json
 
         labels = html.escape(json.dumps(self.labels))
-        images = "".join(
-            f'<img src="data:image/png;base64,{frame}" alt="{html.escape(self.label)} = '
-            f'{html.escape(text)}" style="max-width:100%"{"" if i == self.start else " hidden"}>'
-            for i, (frame, text) in enumerate(zip(self.frames, self.labels, strict=True)))
+        frames = "".join(panels_markup(frame, hidden=i != self.start, css_class="frame")
+                         for i, frame in enumerate(self.frames))
         # Inline handler: show the frame whose index the slider holds, and its value.
         handler = ("const box=this.closest('.frame-scrubber');"
-                   "box.querySelectorAll('img').forEach((im,i)=>{im.hidden=(i!=this.value);});"
+                   "box.querySelectorAll('.frame').forEach((f,i)=>{f.hidden=(i!=this.value);"
+                   "f.style.display=f.hidden?'none':'flex';});"
                    "box.querySelector('output').textContent="
                    "JSON.parse(box.dataset.labels)[this.value];")
         return (f'<div class="frame-scrubber" data-labels="{labels}">'
-                f'<label style="display:block">{html.escape(self.label)}: '
+                '<label style="display:flex;flex-wrap:wrap;align-items:center;gap:0.5rem">'
+                f'{html.escape(self.label)}: '
                 f'<input type="range" min="0" max="{len(self.frames) - 1}" step="1" '
                 f'value="{self.start}" aria-label="{html.escape(self.label)}" '
                 # JupyterLab would otherwise read the slider's arrow keys as notebook
                 # shortcuts (left arrow collapses the heading above)
                 'data-lm-suppress-shortcuts="true" '
-                f'oninput="{handler}" style="width:60%;vertical-align:middle"> '
+                # a finger-sized target on a touch screen
+                f'oninput="{handler}" style="flex:1 1 12rem;min-height:2.75rem"> '
                 f"<output>{html.escape(self.labels[self.start])}</output></label>"
-                f"{images}</div>")
-
-
-def _png_base64(fig: Figure, dpi: int) -> str:
-    import base64
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+                f"{frames}</div>")
 
 
 class Explorer:
@@ -152,6 +149,7 @@ class Explorer:
     """
 
     figsize: tuple[float, float] = (10, 4.2)
+    panel_alt: tuple[str, ...] = ()  # what each panel of the figure shows (frames' alt text)
 
     def __init__(self, **state: float):
         self.state = dict(state)
@@ -227,7 +225,7 @@ class Explorer:
             return self.figure()
 
         try:
-            return FrameScrubber(frame, values, label or key, **options)
+            return FrameScrubber(frame, values, label or key, alt=self.panel_alt, **options)
         finally:
             self.state[key] = saved
 
@@ -237,6 +235,10 @@ class LinearApproximationExplorer(Explorer):
 
     The sliders set the point (x and y), the step's length and its angle in degrees.
     """
+
+    panel_alt = ("Contour plot of f with the point, its gradient and the step drawn as arrows",
+                 "f and its linear approximation along the line of the step, with the "
+                 "error at the end of the step marked")
 
     def __init__(self, f: Function2D, grad: Function2D, point: Sequence[float] = (0.0, 0.0),
                  step_length: float = 0.5, step_angle: float = -60.0,
@@ -277,6 +279,9 @@ class GradientDescentExplorer(Explorer):
     Left: the path on the contour plot of ``f``. Right: the loss against the step number.
     """
 
+    panel_alt = ("Contour plot of f with the gradient-descent path from the start point",
+                 "The loss at each step of gradient descent, on a logarithmic scale")
+
     figsize = (10, 4.4)
 
     def __init__(self, f: Function2D, grad: Function2D, start: Sequence[float] = (-1.5, 1.0),
@@ -312,7 +317,7 @@ class GradientDescentExplorer(Explorer):
         left.set_xlim(self.xlim)
         left.set_ylim(self.ylim)
         left.set_title(f"η = {self.state['step_size']:.3g}: {path.status} after "
-                       f"{path.steps} steps", fontsize=9)
+                       f"{path.steps} steps")
         right.semilogy(np.arange(len(path.values)), np.abs(path.values) + 1e-300, ".-")
         right.set_xlabel("step")
         right.set_ylabel("|loss|")

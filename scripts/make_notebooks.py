@@ -32,7 +32,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.generated import ROOT, toc_files, write_or_check
-from scripts.plain_notebook import plain_cells
+from scripts.plain_notebook import plain_cells, target_numbers
 
 GLUED_VALUES = ROOT / "scripts" / "glued_values.json"
 EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
@@ -52,6 +52,22 @@ def notebook_sources() -> list[Path]:
     sources = [ROOT / f"{name}.md" for name in toc_files()]
     sources += sorted((ROOT / "exercises").glob("*.md"))
     return [p for p in sources if JUPYTEXT_HEADER.match(p.read_text())]
+
+
+def chapter_numbers() -> dict[str, int]:
+    """Page name -> chapter number, for the pages of _toc.yml's numbered parts."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = [c["file"] for part in toc.get("parts", []) if part.get("numbered")
+                for c in part["chapters"]]
+    return {name: number for number, name in enumerate(numbered, start=1)}
+
+
+def figure_and_equation_numbers() -> dict[str, str]:
+    """Label -> the number the website gives it, for every page of _toc.yml."""
+    chapters = chapter_numbers()
+    pages = [(ROOT / f"{name}.md", chapters.get(name)) for name in toc_files()]
+    return target_numbers([(jupytext.read(source).cells, chapter) for source, chapter in pages
+                           if JUPYTEXT_HEADER.match(source.read_text())])
 
 
 def page_key(source: Path) -> str:
@@ -105,11 +121,11 @@ def glued_values(sources: list[Path], refresh: bool) -> dict[str, dict[str, str]
     return {page: dict(sorted(values.items())) for page, values in sorted(known.items())}
 
 
-def as_ipynb(source: Path, glued: dict[str, str]) -> str:
+def as_ipynb(source: Path, glued: dict[str, str], numbers: dict[str, str]) -> str:
     page = jupytext.read(source)
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [colab_cell(), *plain_cells(page.cells, source.relative_to(ROOT), glued,
-                                                 title_of)]
+                                                 title_of, numbers)]
     # What Jupyter itself writes on save, so that opening and saving a twin changes nothing:
     # the kernelspec (from the page) and the language_info that the book's kernel reports
     # (its Python version included: the book pins Python 3.11, and CI runs the same build).
@@ -164,11 +180,12 @@ def main() -> int:
     check = "--check" in sys.argv
     sources = notebook_sources()
     glued = glued_values(sources, refresh=not check)
+    numbers = figure_and_equation_numbers()
     outputs = [(GLUED_VALUES, lambda: json.dumps(glued, indent=1) + "\n")]
     blocked = []
     for source in sources:
         twin = source.with_suffix(".ipynb")
-        expected = as_ipynb(source, glued.get(page_key(source), {}))
+        expected = as_ipynb(source, glued.get(page_key(source), {}), numbers)
         if work := work_in(twin, expected):
             name = twin.relative_to(ROOT)
             if without_work(twin, expected) == expected:

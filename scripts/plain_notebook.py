@@ -10,6 +10,10 @@ fences, `:label:` lines and `{glue:text}` roles. This module rewrites what the b
   ``{solution-start}`` -> a "Solution" heading, ``{solution-end}`` -> nothing;
 * ``{glue:text}`key:format``` -> the number the build computed, formatted as on the website;
 * ``{doc}`../notation``` -> a Markdown link to that page's notebook, titled by its heading;
+* a figure's caption (MyST-NB's ``mystnb.figure`` cell metadata) -> a "**Figure 2.3.**"
+  line under its cell; ``{numref}`fig-...``` -> "Figure 2.3"; a labelled equation
+  (``$$ (eq-...)``) -> ``\\tag{5.1}``, and ``{eq}`eq-...``` -> "(5.1)": the numbers the
+  website gives them (see :func:`target_numbers`);
 * cells tagged ``website-only`` (the frame sliders that stand in for a live explorer on the
   static site, and the prose about them) are left out;
 * the website's ``glue(...)`` calls and their import are dropped from code cells;
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import nbformat
@@ -42,6 +46,7 @@ PROOF_KINDS = {"definition": "Definition", "theorem": "Theorem", "lemma": "Lemma
 DIRECTIVE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>.*)$")
 OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
 ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]*)`")
+EQUATION_LABEL = re.compile(r"^\$\$[ \t]*\((?P<label>[\w-]+)\)[ \t]*$", re.MULTILINE)
 QUESTION_LABEL = re.compile(r"^ch\d+-q(?P<number>\d+)$")
 DOC_TARGET = re.compile(r"^(?:(?P<text>.*?)\s*<(?P<path>[^>]+)>|(?P<bare>[^<>]+))$")
 # What a leftover of MyST syntax looks like in a converted Markdown cell (see tests).
@@ -53,10 +58,52 @@ class MystSyntaxError(ValueError):
     """A page uses MyST syntax that has no plain-notebook rendering here yet."""
 
 
+def figure_of(cell: nbformat.NotebookNode) -> dict | None:
+    """A code cell's figure options (caption, name) when its output is a numbered figure."""
+    figure = cell.metadata.get("mystnb", {}).get("figure")
+    return figure if cell.cell_type == "code" and figure else None
+
+
+def target_numbers(pages: Sequence[tuple[list[nbformat.NotebookNode], int | None]]
+                   ) -> dict[str, str]:
+    """Label -> number of every named figure and labelled equation of the book's pages.
+
+    ``pages`` holds each page's cells, in book order, and its chapter number (None for a
+    page outside the numbered chapters). Sphinx numbers figures and equations per chapter in
+    the order they appear ("2.3", with numfig_secnum_depth 1), and those of the unnumbered
+    pages on from 1 across all of them. A book test checks these against the website.
+    """
+    numbers: dict[str, str] = {}
+    unnumbered = {"figure": 0, "equation": 0}
+    for cells, chapter in pages:
+        counts = {"figure": 0, "equation": 0} if chapter is not None else unnumbered
+        prefix = f"{chapter}." if chapter is not None else ""
+        for cell in cells:
+            if (figure := figure_of(cell)) is not None:
+                counts["figure"] += 1
+                if figure.get("name"):
+                    numbers[figure["name"]] = f"{prefix}{counts['figure']}"
+            elif cell.cell_type == "markdown":
+                for match in EQUATION_LABEL.finditer(cell.source):
+                    counts["equation"] += 1
+                    numbers[match["label"]] = f"{prefix}{counts['equation']}"
+    return numbers
+
+
 def convert_markdown(text: str, page: Path, glued: Mapping[str, str],
-                     title_of: Callable[[Path], str]) -> str:
+                     title_of: Callable[[Path], str], numbers: Mapping[str, str]) -> str:
     """The Markdown of one cell, with directives and roles rewritten (see the module doc)."""
-    return _replace_roles(_replace_directives(text, page), page, glued, title_of)
+    text = _replace_directives(text, page)
+    text = EQUATION_LABEL.sub(lambda m: f"\\tag{{{_number(m['label'], page, numbers)}}}\n$$",
+                              text)
+    return _replace_roles(text, page, glued, title_of, numbers)
+
+
+def _number(label: str, page: Path, numbers: Mapping[str, str]) -> str:
+    if label not in numbers:
+        raise MystSyntaxError(f"{page}: {label!r} is not a named figure or a labelled equation "
+                              "of a numbered chapter")
+    return numbers[label]
 
 
 def _replace_directives(text: str, page: Path) -> str:
@@ -106,7 +153,7 @@ def _render_directive(name: str, argument: str, options: dict, body: str, page: 
 
 
 def _replace_roles(text: str, page: Path, glued: Mapping[str, str],
-                   title_of: Callable[[Path], str]) -> str:
+                   title_of: Callable[[Path], str], numbers: Mapping[str, str]) -> str:
     def replace(match: re.Match) -> str:
         name, content = match["name"], match["content"]
         if name == "glue:text":
@@ -122,6 +169,10 @@ def _replace_roles(text: str, page: Path, glued: Mapping[str, str],
             source = (page.parent / path).with_suffix(".md")
             text = target["text"] or title_of(source)
             return f"[{text}]({Path(path).with_suffix('.ipynb').as_posix()})"
+        if name == "numref":
+            return f"Figure {_number(content.strip(), page, numbers)}"
+        if name == "eq":
+            return f"({_number(content.strip(), page, numbers)})"
         raise MystSyntaxError(f"{page}: the role {{{name}}} has no plain-notebook rendering; "
                               "add one to scripts/plain_notebook.py")
 
@@ -176,7 +227,8 @@ def framework_of(cell: nbformat.NotebookNode) -> str | None:
 
 
 def plain_cells(cells: list[nbformat.NotebookNode], page: Path, glued: Mapping[str, str],
-                title_of: Callable[[Path], str]) -> list[nbformat.NotebookNode]:
+                title_of: Callable[[Path], str], numbers: Mapping[str, str]
+                ) -> list[nbformat.NotebookNode]:
     """The cells of a page as a plain notebook shows them (see the module doc)."""
     out: list[nbformat.NotebookNode] = []
     previous_framework = None
@@ -185,7 +237,7 @@ def plain_cells(cells: list[nbformat.NotebookNode], page: Path, glued: Mapping[s
             continue
         framework = framework_of(cell)
         if cell.cell_type == "markdown":
-            source = convert_markdown(cell.source, page, glued, title_of).strip("\n")
+            source = convert_markdown(cell.source, page, glued, title_of, numbers).strip("\n")
             if source:
                 out.append(nbformat.v4.new_markdown_cell(source, metadata=cell.metadata))
         elif cell.cell_type == "code":
@@ -198,6 +250,12 @@ def plain_cells(cells: list[nbformat.NotebookNode], page: Path, glued: Mapping[s
             source = without_glue(cell.source)
             if source.strip():
                 out.append(nbformat.v4.new_code_cell(source, metadata=cell.metadata))
+            if (figure := figure_of(cell)) is not None:
+                caption = convert_markdown(figure.get("caption", ""), page, glued, title_of,
+                                           numbers)
+                number = numbers.get(figure.get("name", ""))
+                lead = f"**Figure {number}.**" if number else "**Figure.**"
+                out.append(nbformat.v4.new_markdown_cell(f"{lead} {caption}".strip()))
         else:
             out.append(cell)
         previous_framework = framework

@@ -94,3 +94,19 @@ WAIT_FOR_MATH_AND_IMAGES = """async () => {
         new Promise(resolve => { img.onload = img.onerror = resolve; })));
     return performance.now();
 }"""
+
+# axe-core (npm, package-lock.json; `make node_modules`): the accessibility rules a page is
+# checked against. AXE_SERIOUS lists the violations of serious or critical impact.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_SERIOUS = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+    .filter(v => ['serious', 'critical'].includes(v.impact))
+    .map(v => `${v.id} (${v.impact}): ${v.nodes.length} element(s), e.g. ` +
+              v.nodes[0].target.join(' '))"""
+
+
+def axe_violations(page) -> list[str]:
+    """The serious and critical accessibility violations on an open Playwright page."""
+    if not AXE.is_file():
+        raise FileNotFoundError(f"{AXE} is missing: run `make node_modules` (npm ci)")
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_SERIOUS)

@@ -17,6 +17,7 @@ from scripts.plain_notebook import (
     convert_markdown,
     leftover_myst,
     plain_cells,
+    target_numbers,
     without_glue,
 )
 
@@ -149,25 +150,48 @@ def test_a_twin_holding_a_students_work_is_left_alone(tmp_path):
     assert without_work(twin, expected) == expected  # nothing else differs: not stale
     stale = expected.replace("Write a function `q1(p)`", "Write `q1(p)`")
     assert without_work(twin, stale) != stale  # stale and holding work: reported, kept
-    assert as_ipynb(source, {}) == expected
+    assert as_ipynb(source, {}, {}) == expected
 
 
 def test_myst_blocks_and_roles_become_plain_markdown():
     page = Path("chapters/example.md")
     text = ("```{prf:theorem} Schwarz\n:label: thm-x\n\nIf $f$ is $C^2$, then\n\n"
             "$$\nH = H^T\n$$\n```")
-    assert convert_markdown(text, page, {}, str) == (
+    assert convert_markdown(text, page, {}, str, {}) == (
         "**Theorem (Schwarz).**\n\nIf $f$ is $C^2$, then\n\n$$\nH = H^T\n$$")
     exercise = "````{exercise} A title\n:label: ch2-q3\n\nDo it.\n````"
-    assert convert_markdown(exercise, page, {}, str) == "### Exercise 3: A title\n\nDo it."
+    assert convert_markdown(exercise, page, {}, str, {}) == "### Exercise 3: A title\n\nDo it."
     glue = "slope {glue:text}`k:.2f` and {glue:text}`n`"
-    assert convert_markdown(glue, page, {"k": "1.999", "n": "'x'"}, str) == "slope 2.00 and x"
+    assert convert_markdown(glue, page, {"k": "1.999", "n": "'x'"}, str, {}) == "slope 2.00 and x"
     link = "see {doc}`../notation`"
-    assert convert_markdown(link, page, {}, lambda p: "Notation") == \
+    assert convert_markdown(link, page, {}, lambda p: "Notation", {}) == \
         "see [Notation](../notation.ipynb)"
-    for unknown in ("```{figure} a.png\n```", "{eq}`e1`", "{glue:text}`missing`"):
+    for unknown in ("```{figure} a.png\n```", "{eq}`e1`", "{numref}`fig-x`",
+                    "{glue:text}`missing`", "{cite}`key`"):
         with pytest.raises(MystSyntaxError):
-            convert_markdown(unknown, page, {}, str)
+            convert_markdown(unknown, page, {}, str, {})
+
+
+def test_figures_and_equations_keep_the_websites_numbers_in_a_twin():
+    figure = {"mystnb": {"figure": {"name": "fig-a", "caption": "As in {eq}`eq-b`."}}}
+    cells = [nbformat.v4.new_markdown_cell("$$\nx = 1\n$$ (eq-a)\n\ntext\n\n$$\ny\n$$ (eq-b)"),
+             nbformat.v4.new_code_cell("plot()", metadata=figure),
+             nbformat.v4.new_code_cell("scrubber()", metadata={
+                 "tags": ["website-only"], "mystnb": {"figure": {"name": "fig-w"}}}),
+             nbformat.v4.new_code_cell("plot()",
+                                       metadata={"mystnb": {"figure": {"name": "fig-c"}}}),
+             nbformat.v4.new_markdown_cell("See {numref}`fig-c` and {eq}`eq-a`.")]
+    appendix = [nbformat.v4.new_code_cell("", metadata={"mystnb": {"figure": {"name": n}}})
+                for n in ("fig-x", "fig-y")]
+    numbers = target_numbers([(appendix[:1], None), (cells, 3), (appendix[1:], None)])
+    assert numbers == {"eq-a": "3.1", "eq-b": "3.2", "fig-a": "3.1", "fig-w": "3.2",
+                       "fig-c": "3.3", "fig-x": "1", "fig-y": "2"}
+    out = plain_cells(cells, Path("p.md"), {}, str, numbers)
+    assert [c.source for c in out] == [
+        "$$\nx = 1\n\\tag{3.1}\n$$\n\ntext\n\n$$\ny\n\\tag{3.2}\n$$", "plot()",
+        "**Figure 3.1.** As in (3.2).", "plot()", "**Figure 3.3.**",
+        "See Figure 3.3 and (3.1)."]
+
 
 
 def test_glue_calls_leave_the_code_and_the_code_stays_valid():
@@ -185,7 +209,7 @@ def test_framework_runs_get_one_shared_text_and_a_label_each():
              for k in ("numpy", "pytorch", "tensorflow")]
     cells.insert(0, nbformat.v4.new_markdown_cell("before"))
     website = nbformat.v4.new_code_cell("s.scrubber()", metadata={"tags": ["website-only"]})
-    out = plain_cells([*cells, website], Path("p.md"), {}, str)
+    out = plain_cells([*cells, website], Path("p.md"), {}, str, {})
     kinds = [(c.cell_type, c.source.splitlines()[-1]) for c in out]
     assert kinds == [("markdown", "before"), ("markdown", "**NumPy version**"),
                      ("code", "x = numpy"), ("markdown", "**PyTorch version**"),

@@ -74,8 +74,20 @@ def test_frame_slider_keeps_its_arrow_keys_from_jupyterlab_shortcuts():
         fig.add_subplot().set_title(f"{value}")
         return fig
 
-    markup = helpers.FrameScrubber(frame, [1, 2], label="v")._repr_html_()
+    markup = helpers.FrameScrubber(frame, [1, 2], label="v", alt=["a title"])._repr_html_()
     assert 'type="range"' in markup and 'data-lm-suppress-shortcuts="true"' in markup
+    # one frame shown, the other hidden (inline display:none too: inline flex would win)
+    assert markup.count('class="figure-panels frame"') == 2
+    assert markup.count("hidden style=\"display:none") == 1
+    assert 'alt="a title, at v = 1"' in markup and 'alt="a title, at v = 2"' in markup
+
+
+def test_explorer_frames_show_each_panel_as_its_own_image():
+    explorer = helpers.LinearApproximationExplorer(f, grad_f)
+    scrubber = explorer.scrubber("length", [0.1, 0.5], label="|e|")
+    assert [len(frame) for frame in scrubber.frames] == [2, 2]
+    assert all(panel.alt.endswith(("|e| = 0.1", "|e| = 0.5")) for frame in scrubber.frames
+               for panel in frame)
 
 
 def test_a_page_built_for_the_web_gets_a_figure_not_widgets(monkeypatch):
