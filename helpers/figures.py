@@ -42,8 +42,10 @@ class Panel:
         data = base64.b64encode(self.webp).decode("ascii")
         return (f'<img src="data:image/webp;base64,{data}" alt="{html.escape(self.alt)}" '
                 f'width="{self.width}" height="{self.height}" '
-                f'style="flex:1 1 0;min-width:min(100%,{MIN_WIDTH});max-width:100%;'
-                'height:auto">')
+                # shares a row with its neighbours, never wider than drawn (a lone last panel
+                # would otherwise stretch across the whole column)
+                f'style="flex:1 1 0;min-width:min(100%,{MIN_WIDTH});'
+                f'max-width:min(100%,{self.width}px);height:auto">')
 
 
 def panel_images(fig: Figure, alt: Sequence[str]) -> list[Panel]:

@@ -172,12 +172,12 @@ def test_every_explorer_slider_changes_its_figure(browser, site_url, name):
         assert scrubbers.count() >= 1
         for k in range(scrubbers.count()):
             box = scrubbers.nth(k)
-            before = box.locator("img:visible").get_attribute("src")
+            before = box.locator(".frame:visible img").first.get_attribute("src")
             label_before = box.locator("output").inner_text()
             box.locator("input[type=range]").focus()
             page.keyboard.press("ArrowLeft")
-            assert box.locator("img:visible").count() == 1
-            assert box.locator("img:visible").get_attribute("src") != before
+            assert box.locator(".frame:visible").count() == 1  # one frame: all its panels
+            assert box.locator(".frame:visible img").first.get_attribute("src") != before
             assert box.locator("output").inner_text() != label_before
         assert problems == []
     finally:
