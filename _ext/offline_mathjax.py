@@ -7,6 +7,10 @@ build; only the parts a page can load are copied: the ``tex-chtml`` component, i
 fonts, the TeX extensions it can autoload, and the menu and accessibility components.
 (No Sphinx or MyST package ships MathJax, and a download at build time would need the
 network.)
+
+A page without math loads no MathJax. Sphinx decides per page, but counts the math of every
+page a page's toctree includes, so the first page (whose toctree is the whole book) loaded
+MathJax for nothing; this extension drops it there.
 """
 
 from __future__ import annotations
@@ -55,7 +59,24 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
             shutil.copy2(src, dst)
 
 
+def drop_mathjax_without_math(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    if app.builder.format != "html" or "script_files" not in context:
+        return
+    if app.env.get_domain("math").data["has_equations"].get(pagename, False):
+        return
+
+    def is_mathjax(script) -> bool:
+        name = str(getattr(script, "filename", script) or "")  # "_static/mathjax/..."
+        body = getattr(script, "attributes", {}).get("body", "")
+        return name.endswith(app.config.mathjax_path) or body.startswith("window.MathJax")
+
+    # in place: the page's template reads this very list
+    context["script_files"][:] = [s for s in context["script_files"] if not is_mathjax(s)]
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", use_local_mathjax)
     app.connect("build-finished", copy_mathjax)
+    # after sphinx.ext.mathjax has added its scripts (default priority 500)
+    app.connect("html-page-context", drop_mathjax_without_math, priority=800)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -119,7 +119,8 @@ def plot_graph(
     if missing:
         raise ValueError(f"nodes {sorted(missing)} are in edges but in no layer")
     if ax is None:
-        ax = _pyplot().figure(figsize=(1.9 * len(layers) + 1, 3.6)).add_subplot()
+        # at most 6.5 inches wide: shrunk to a phone's column, text stays legible
+        ax = _pyplot().figure(figsize=(min(6.5, 1.6 * len(layers) + 0.6), 3.6)).add_subplot()
     for parent, child in edges:
         (x0, y0), (x1, y1) = position[parent], position[child]
         hot = (parent, child) in highlight
@@ -129,10 +130,13 @@ def plot_graph(
                                 "linewidth": 2.5 if hot else 1.2})
         if (parent, child) in edge_labels:
             ax.text(x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0), edge_labels[parent, child],
-                    fontsize=8, ha="center", va="center",
+                    fontsize="small", ha="center", va="center",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
     for node, (x, y) in position.items():
-        ax.text(x, y, labels.get(node, node), ha="center", va="center", fontsize=10,
+        text = labels.get(node, node)
+        # several lines (value, gradient) take the width of a layer: a size smaller
+        ax.text(x, y, text, ha="center", va="center",
+                fontsize="small" if "\n" in text else "medium",
                 bbox={"boxstyle": "circle,pad=0.35" if node not in labels else
                       "round,pad=0.35", "fc": "#e8f0fe", "ec": "tab:blue"})
     ax.set_xlim(-0.5, len(layers) - 0.5)

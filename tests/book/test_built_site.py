@@ -298,3 +298,34 @@ def test_notebook_twins_print_the_numbers_this_build_computed():
                 assert format_plain_text(ours[key], spec) == \
                     format_plain_text(built[key], spec), \
                     f"{source}: {key} is stale in the twins; run `make notebooks`"
+
+
+@pytest.mark.parametrize("name", [p for p in PAGES if p.startswith(("chapters/", "appendix/"))])
+def test_every_figure_is_numbered_captioned_and_described(name):
+    """Each figure a cell draws sits in a numbered, captioned figure; its images say what
+    they show; static figures are SVG (line art), panels and frames WebP (surfaces)."""
+    images = page(name).select("div.cell_output img")
+    assert images, f"{name} shows no figure"
+    for img in images:
+        figure = img.find_parent("figure")
+        assert figure is not None, f"{name}: an image outside a figure: {img['src'][:60]}"
+        caption = figure.select_one("figcaption .caption-number")
+        assert caption and re.fullmatch(r"Figure (\d+\.)?\d+", caption.get_text(strip=True))
+        assert len(figure.figcaption.get_text(strip=True)) > 30, figure.figcaption
+        alt = img.get("alt", "")
+        assert len(alt) > 15 and not re.search(r"_images/|\.(png|svg|webp)$", alt), alt
+        assert img["src"].endswith(".svg") or img["src"].startswith("data:image/webp"), \
+            img["src"][:40]
+
+
+def test_pages_carry_no_widget_state():
+    for html in HTML.rglob("*.html"):
+        assert "application/vnd.jupyter.widget-state+json" not in html.read_text("utf-8"), html
+
+
+def test_mathjax_loads_only_where_there_is_math():
+    for name in PAGES:
+        soup = page(name)
+        has_math = bool(soup.select(".math"))
+        loads = any("mathjax" in s.get("src", "") for s in soup.find_all("script"))
+        assert loads == has_math, (name, has_math, loads)
