@@ -10,6 +10,10 @@ DOCTREES := _build/.doctrees
 # only notices edits to code cells, and Sphinx re-reads only pages whose source changed; so a
 # change here clears both the cache and the doctrees.
 INPUTS_HASH_FILE := _build/.execution-inputs.sha256
+# Hash of _static/ (the book's CSS and JavaScript). Sphinx copies static files only when it
+# writes a page, and writes none when no page changed; so a change here rewrites every page
+# (`--all`: from the doctrees and the execution cache, nothing is executed again).
+STATIC_HASH_FILE := _build/.static.sha256
 
 .DEFAULT_GOAL := help
 .PHONY: help install book pdf book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
@@ -33,8 +37,10 @@ book: $(INSTALLED) chromium ## Build the website into _build/html (chapters exec
 	if [ "$$new" != "$$(cat $(INPUTS_HASH_FILE) 2>/dev/null)" ]; then \
 	  if [ -d $(CACHE) ]; then echo "helpers/, _ext/ or requirements.txt changed: re-executing every page"; fi; \
 	  rm -rf $(CACHE) $(DOCTREES); echo "$$new" > $(INPUTS_HASH_FILE); \
-	fi
-	$(BIN)/python scripts/build_book.py . -n -W --keep-going
+	fi; \
+	static=$$(find _static -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1); \
+	all=$$([ "$$static" = "$$(cat $(STATIC_HASH_FILE) 2>/dev/null)" ] || echo --all); \
+	$(BIN)/python scripts/build_book.py . -n -W --keep-going $$all && echo "$$static" > $(STATIC_HASH_FILE)
 	$(BIN)/python scripts/build_pdf.py
 
 pdf: ## Print the built website into _build/html/mvc4ml.pdf (`make book` does this too)

@@ -65,3 +65,25 @@ document.addEventListener("DOMContentLoaded", () => {
     return htmlToText(page.documentElement.outerHTML, anchor);
   };
 });
+
+// Inline formulas do not wrap (MathJax 3 breaks no lines), so on a phone a long one ran
+// past the screen's edge, cut off. Each inline formula wider than its line becomes a box
+// of its own that scrolls sideways (book.css: .math-scroll), with the scroll shadow cue.
+function boxWideInlineMath() {
+  document.querySelectorAll(".bd-content mjx-container:not([display='true'])").forEach((math) => {
+    math.classList.remove("math-scroll");
+    const line = math.parentElement.getBoundingClientRect();
+    const box = math.getBoundingClientRect();
+    if (box.right > line.right + 1 || box.width > line.width) math.classList.add("math-scroll");
+  });
+}
+document.addEventListener("DOMContentLoaded", () => {
+  const typeset = window.MathJax?.startup?.promise;
+  if (!typeset) return;
+  typeset.then(boxWideInlineMath);
+  let pending;
+  window.addEventListener("resize", () => {
+    clearTimeout(pending);
+    pending = setTimeout(boxWideInlineMath, 200);
+  });
+});

@@ -56,6 +56,16 @@ HIDDEN_OVERFLOW = """() => {
         if (!scrolls) out.push(`${el.tagName}.${el.className}: ` +
                                `${el.scrollWidth}px in ${el.clientWidth}px`);
     }
+    // an inline formula cannot wrap: past the screen's edge it must be a box that scrolls
+    for (const el of document.querySelectorAll(
+            '.bd-content mjx-container:not([display="true"])')) {
+        if (el.offsetParent === null || el.closest('div.math, pre, .table-wrapper')) continue;
+        const right = el.getBoundingClientRect().right;
+        if (right > window.innerWidth + 1 && getComputedStyle(el).overflowX !== 'auto') {
+            out.push(`inline formula ending at ${Math.round(right)}px: ` +
+                     el.textContent.slice(0, 40));
+        }
+    }
     return out; }"""
 
 # The reader-visible text of the article: prose, theorem blocks, captions and outputs;
