@@ -208,3 +208,27 @@ def test_compare_says_what_is_wrong(expected, got, kind, message):
     ok, text = compare(expected, got, kind)
     assert not ok and message in text
     assert compare(expected, expected, kind)[0]
+
+
+@pytest.mark.slow
+def test_cases_separate_right_from_wrong_no_case_rewards_zeros(grader):
+    """An answer that returns zeros must earn nothing: no case of a function question (public
+    or hidden) may expect an all-zero answer (ch4 q2 once had three of five such cases), and
+    a classification's cases need more than one label."""
+    from helpers.grading.encoding import decode
+
+    for chapter in CHAPTERS:
+        cases, expected = grader.cases(chapter), grader.expected(chapter)
+        for question in QUESTIONS[chapter]:
+            if question.kind != "function":
+                continue
+            labels = []
+            for case, answer in zip(cases[question.name], expected[question.name],
+                                    strict=True):
+                value = decode(answer)
+                if isinstance(value, str):  # a classification: one label must not fit all
+                    labels.append(value)
+                    continue
+                assert np.any(np.asarray(value, dtype=float) != 0), (chapter, question.name,
+                                                                      case)
+            assert len(labels) == 0 or len(set(labels)) > 1, (chapter, question.name, labels)

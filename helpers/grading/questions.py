@@ -45,13 +45,13 @@ QUESTIONS: dict[str, list[Question]] = {
     ],
     "ch4": [
         Question("q1", "value", 2),
-        Question("q2", "function", 2, [[1.0, 2.0], [0.5, -1.0]]),
+        Question("q2", "function", 2, [[1.0, 2.0], [-1.5, 0.5]]),
         Question("q3", "choice"),
     ],
     "ch5": [
         Question("q1", "value"),
         Question("q2", "choice"),
-        Question("q3", "function", 2, [[[1.0, 2.0]], [[0.0, 0.0]], [[-1.0, 0.5]]]),
+        Question("q3", "function", 2, [[[1.0, 2.0]], [[0.5, -1.5]], [[-1.0, 0.5]]]),
         Question("q4", "function", 1, [[[[2.0, 0.0], [0.0, 3.0]]], [[[1.0, 2.0], [2.0, 1.0]]],
                                         [[[0.0, 0.0], [0.0, 1.0]]]]),
         Question("q5", "function", 2, [[[1.0, 2.0], [0.1, -0.2]], [[0.0, 0.0], [1.0, 1.0]]]),
