@@ -19,7 +19,7 @@ STATIC_HASH_FILE := _build/.static.sha256
 .PHONY: help install book pdf book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -36,7 +36,7 @@ def generate(self, docnames=None):
     titles = getattr(env, TITLES, {})
     # the root page's toctrees list every page in the book's order (_toc.yml)
     order = {doc: i for i, doc in enumerate(env.toctree_includes.get(env.config.root_doc, []))}
-    groups: dict[str, list] = {}
+    groups: dict[tuple[int, str], list] = {}  # (book order, chapter title) -> entries
     for label, values in getattr(env, "proof_list", {}).items():
         docname, kind = values["docname"], values["realtype"]
         number = env.toc_fignumbers.get(docname, {}).get(values["countertype"], {}).get(label)

@@ -329,3 +329,12 @@ def test_mathjax_loads_only_where_there_is_math():
         has_math = bool(soup.select(".math"))
         loads = any("mathjax" in s.get("src", "") for s in soup.find_all("script"))
         assert loads == has_math, (name, has_math, loads)
+
+
+def test_the_proof_index_lists_numbers_and_titles_by_chapter():
+    index = page("prf-prf.html")
+    text = index.get_text(" ")
+    assert "Definition 1.2: Gradient" in text and "Theorem 3.1: Multivariate chain rule" in text
+    chapters = [cap.get_text(strip=True) for cap in index.select("tr.cap")]
+    assert chapters[:2] == ["Partial derivatives and the gradient",
+                            "Geometry of gradients and gradient descent"], chapters
