@@ -73,8 +73,9 @@ def panel_images(fig: Figure, alt: Sequence[str]) -> list[Panel]:
 
 def _close_if_pyplot(fig: Figure) -> None:
     """Close a figure pyplot tracks, so Jupyter does not show it a second time."""
-    import matplotlib.pyplot as plt
+    from helpers.plotting import _pyplot
 
+    plt = _pyplot()
     if plt.fignum_exists(getattr(fig, "number", -1)):
         plt.close(fig)
 

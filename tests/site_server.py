@@ -24,6 +24,36 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
+def published() -> bool:
+    """Whether _config.yml names the book's real repository (not the placeholder)."""
+    import yaml
+
+    from _ext.repository_links import is_placeholder
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return not is_placeholder(config["repository"]["url"])
+
+
+def open_page(browser, url: str, viewport: tuple[int, int] = (1280, 900),
+              color_scheme: str = "light"):
+    """A fresh page, loaded and typeset, with collectors for console errors and failed local
+    requests: (context, page, problems)."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  color_scheme=color_scheme)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}")
+            if "127.0.0.1" in r.url else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and "127.0.0.1" in r.url else None)
+    page.goto(url, wait_until="load")
+    page.evaluate(WAIT_FOR_MATH_AND_IMAGES)
+    return context, page, problems
+
+
 def toc_pages() -> list[str]:
     """The built page of every file in _toc.yml, e.g. 'chapters/01_partial_derivatives.html'."""
     return [f"{name}.html" for name in toc_files()]

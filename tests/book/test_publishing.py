@@ -14,8 +14,7 @@ import yaml
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from _ext.repository_links import is_placeholder
-from tests.site_server import HTML, ROOT, toc_pages
+from tests.site_server import HTML, ROOT, published, toc_pages
 
 LAUNCH_HOSTS = ("colab.research.google.com", "mybinder.org")
 PUBLISHED_URL = "https://github.com/example-author/mvc4ml"
@@ -27,8 +26,7 @@ def links(html_file) -> list[str]:
 
 
 def test_the_placeholder_url_leaves_out_every_repository_and_launch_button():
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    if not is_placeholder(url):
+    if published():
         return  # published: tests/browser/test_pages.py checks the buttons
     for name in toc_pages():
         found = links(HTML / name)

@@ -13,30 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
-from _ext.repository_links import is_placeholder
-from tests.site_server import HTML, ROOT, WAIT_FOR_MATH_AND_IMAGES, toc_pages
+from tests.site_server import HTML, ROOT, open_page, published, toc_pages
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PAGES = toc_pages()
-
-
-def open_page(browser, url: str):
-    """A fresh page with collectors for console errors and failed local requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}")
-            if "127.0.0.1" in r.url else None)
-    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
-            if r.status >= 400 and "127.0.0.1" in r.url else None)
-    page.goto(url, wait_until="load")
-    page.evaluate(WAIT_FOR_MATH_AND_IMAGES)
-    return context, page, problems
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -93,12 +74,6 @@ def test_page_in_chromium(browser, site_url, name):
 def notebook_pages() -> list[str]:
     return [p for p in PAGES if (ROOT / p).with_suffix(".md").read_text().startswith(
         "---\njupytext:")]
-
-
-def published() -> bool:
-    """Whether _config.yml names the book's real repository (not the placeholder)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return not is_placeholder(config["repository"]["url"])
 
 
 @pytest.mark.parametrize("name", notebook_pages())

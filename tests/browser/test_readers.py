@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.site_server import ROOT, WAIT_FOR_MATH_AND_IMAGES, axe_violations, toc_pages
+from tests.site_server import ROOT, axe_violations, open_page, toc_pages
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots" / "readers"
 PAGES = toc_pages()
@@ -20,16 +20,6 @@ SCHEMES = ["light", "dark"]
 # TeX that escaped typesetting: a command (\frac, \nabla, ...), a math delimiter, or a
 # $...$ pair around TeX-looking text.
 RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\\[()\[\]]|\$\$|\$[^$\s][^$]*[\\^_{}][^$]*\$")
-
-
-def open_page(browser, url: str, size: str, scheme: str):
-    width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height},
-                                  color_scheme=scheme)
-    page = context.new_page()
-    page.goto(url, wait_until="load")
-    page.evaluate(WAIT_FOR_MATH_AND_IMAGES)
-    return context, page
 
 
 # Each image's displayed content box against its natural size.
@@ -80,7 +70,7 @@ VISIBLE_TEXT = """() => { const main = document.querySelector('.bd-content').clo
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", PAGES)
 def test_page_as_a_reader_meets_it(browser, site_url, name, size, scheme):
-    context, page = open_page(browser, f"{site_url}/{name}", size, scheme)
+    context, page, _ = open_page(browser, f"{site_url}/{name}", SIZES[size], scheme)
     try:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '__')}-{size}-{scheme}.png"),
