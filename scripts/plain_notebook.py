@@ -6,17 +6,22 @@ fences, `:label:` lines and `{glue:text}` roles. This module rewrites what the b
 
 * ``{prf:definition}``, ``{prf:theorem}``, ... -> a bold "Definition (title)." lead-in and the
   body, math untouched;
-* ``{exercise}`` -> an "Exercise N: title" heading (N from its ``chX-qN`` label);
+* ``{exercise}`` -> an "Exercise 4.2: title" heading (from its ``ch4-q2`` label, as the
+  website numbers it: ``_ext/exercise_numbers.py``);
   ``{solution-start}`` -> a "Solution" heading, ``{solution-end}`` -> nothing;
 * ``{glue:text}`key:format``` -> the number the build computed, formatted as on the website;
 * ``{doc}`../notation``` -> a Markdown link to that page's notebook, titled by its heading;
+  ``{ref}`... <ch4-exercises>``` -> a link to the chapter's exercise notebook;
+* ``{cite:p}`` / ``{cite:t}`` -> "(Author et al., 2020)" / "Author et al. (2020)", linked to
+  the work (from references.bib);
 * a figure's caption (MyST-NB's ``mystnb.figure`` cell metadata) -> a "**Figure 2.3.**"
   line under its cell; ``{numref}`fig-...``` -> "Figure 2.3"; a labelled equation
   (``$$ (eq-...)``) -> ``\\tag{5.1}``, and ``{eq}`eq-...``` -> "(5.1)": the numbers the
   website gives them (see :func:`target_numbers`);
 * cells tagged ``website-only`` (the frame sliders that stand in for a live explorer on the
   static site, and the prose about them) are left out;
-* the website's ``glue(...)`` calls and their import are dropped from code cells;
+* the website's ``glue(...)`` calls, their import and ``%config`` lines are dropped from code
+  cells (the website drops them too: ``_ext/reader_code.py``);
 * each run of framework cells (tagged ``framework-numpy`` / ``-pytorch`` / ``-tensorflow``,
   synced tabs on the website) gets one shared sentence and a label above each cell.
 
@@ -33,6 +38,8 @@ from pathlib import Path
 
 import nbformat
 
+ROOT = Path(__file__).resolve().parents[1]
+
 WEBSITE_ONLY = "website-only"
 FRAMEWORK_TAG = "framework-"
 FRAMEWORKS = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow"}
@@ -47,7 +54,8 @@ DIRECTIVE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*
 OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
 ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]*)`")
 EQUATION_LABEL = re.compile(r"^\$\$[ \t]*\((?P<label>[\w-]+)\)[ \t]*$", re.MULTILINE)
-QUESTION_LABEL = re.compile(r"^ch\d+-q(?P<number>\d+)$")
+QUESTION_LABEL = re.compile(r"^ch(?P<chapter>\d+)-q(?P<number>\d+)$")
+EXERCISES_LABEL = re.compile(r"^ch(?P<chapter>\d+)-exercises$")
 DOC_TARGET = re.compile(r"^(?:(?P<text>.*?)\s*<(?P<path>[^>]+)>|(?P<bare>[^<>]+))$")
 # What a leftover of MyST syntax looks like in a converted Markdown cell (see tests).
 MYST_LEFTOVER = re.compile(r"\{[\w:-]+\}`|^(`{3,}|:{3,})\{|^:[\w-]+:|^\([\w-]+\)=\s*$|^\+\+\+",
@@ -140,12 +148,13 @@ def _render_directive(name: str, argument: str, options: dict, body: str, page: 
         return f"{lead}\n\n{body}" if body else lead
     if name == "exercise":
         label = QUESTION_LABEL.match(options.get("label", ""))
-        number = f" {label['number']}" if label else ""
+        number = f" {label['chapter']}.{label['number']}" if label else ""
         heading = f"### Exercise{number}: {argument}" if argument else f"### Exercise{number}"
         return f"{heading}\n\n{body}" if body else heading
     if name == "solution-start":
         label = QUESTION_LABEL.match(argument)
-        return f"#### Solution to exercise {label['number']}" if label else "#### Solution"
+        return (f"#### Solution to exercise {label['chapter']}.{label['number']}" if label
+                else "#### Solution")
     if name == "solution-end":
         return ""
     raise MystSyntaxError(f"{page}: the directive {{{name}}} has no plain-notebook rendering; "
@@ -169,6 +178,10 @@ def _replace_roles(text: str, page: Path, glued: Mapping[str, str],
             source = (page.parent / path).with_suffix(".md")
             text = target["text"] or title_of(source)
             return f"[{text}]({Path(path).with_suffix('.ipynb').as_posix()})"
+        if name == "ref":
+            return _exercises_link(content, page)
+        if name in ("cite:p", "cite:t"):
+            return _citation([key.strip() for key in content.split(",")], name[-1], page)
         if name == "numref":
             return f"Figure {_number(content.strip(), page, numbers)}"
         if name == "eq":
@@ -179,6 +192,51 @@ def _replace_roles(text: str, page: Path, glued: Mapping[str, str],
     return ROLE.sub(replace, text)
 
 
+def _exercises_link(content: str, page: Path) -> str:
+    # The chapters link to their exercises page by its label, which the self-study build
+    # resolves to solutions/ and the course build to exercises/; a student's notebook links
+    # to the exercises notebook, the one they work in.
+    target = DOC_TARGET.match(content.strip())
+    label = EXERCISES_LABEL.match(target["path"] or target["bare"])
+    if not label:
+        raise MystSyntaxError(f"{page}: {{ref}}`{content}`: only the chapters' exercises labels "
+                              "(chN-exercises) have a plain-notebook rendering")
+    chapter = int(label["chapter"])
+    matches = sorted((ROOT / "exercises").glob(f"{chapter:02d}_*.md"))
+    if not matches:
+        raise MystSyntaxError(f"{page}: no exercises page for chapter {chapter}")
+    link = Path("..") / "exercises" / matches[0].with_suffix(".ipynb").name
+    return f"[{target['text'] or f'the exercises of chapter {chapter}'}]({link.as_posix()})"
+
+
+def _citation(keys: Sequence[str], style: str, page: Path) -> str:
+    """``{cite:p}`` -> "(Author et al., 2020)", ``{cite:t}`` -> "Author et al. (2020)", as the
+    website writes them (``bibtex_reference_style: author_year``), each linked to its source."""
+    entries = _bibliography()
+    parts = []
+    for key in keys:
+        if key not in entries:
+            raise MystSyntaxError(f"{page}: no entry {key!r} in references.bib")
+        authors, year, url = entries[key]
+        text = f"{authors}, {year}" if style == "p" else f"{authors} ({year})"
+        parts.append(f"[{text}]({url})" if url else text)
+    return f"({'; '.join(parts)})" if style == "p" else " and ".join(parts)
+
+
+def _bibliography() -> dict[str, tuple[str, str, str]]:
+    from pybtex.database import parse_file
+
+    entries = {}
+    for key, entry in parse_file(ROOT / "references.bib").entries.items():
+        people = entry.persons["author"]
+        surname = " ".join(people[0].last_names).strip("{}")
+        authors = surname if len(people) == 1 else (
+            f"{surname} and {' '.join(people[1].last_names)}" if len(people) == 2
+            else f"{surname} et al.")
+        entries[key] = (authors, entry.fields["year"], entry.fields.get("url", ""))
+    return entries
+
+
 def _format_glued(plain_text: str, spec: str) -> str:
     # MyST-NB's own formatting of a glued text/plain value, so the notebook prints the same
     # digits as the website.
@@ -187,14 +245,17 @@ def _format_glued(plain_text: str, spec: str) -> str:
     return format_plain_text(plain_text, spec)
 
 
-def without_glue(source: str) -> str:
-    """The code of a cell without the website's ``glue(...)`` statements and their import.
+def reader_code(source: str) -> str:
+    """The code of a cell as readers see it: without the build's plumbing.
 
-    A compound statement (``for``, ``if``) left with nothing but glue calls goes too.
+    That is the website's ``glue(...)`` statements and their import (a compound statement,
+    ``for`` or ``if``, left with nothing but glue calls goes too) and the ``%config`` lines
+    that choose the figure format.
     """
+    lines = [line for line in source.split("\n") if not line.startswith("%config ")]
+    source = "\n".join(lines)
     if "glue" not in source:
-        return source
-    lines = source.split("\n")
+        return source.strip("\n")
     # IPython magics are not Python: hide them from the parser, keeping line numbers.
     parsable = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
                          for line in lines)
@@ -247,7 +308,7 @@ def plain_cells(cells: list[nbformat.NotebookNode], page: Path, glued: Mapping[s
                     label = f"{FRAMEWORK_INTRO}\n\n{label}"
                 if framework != previous_framework:
                     out.append(nbformat.v4.new_markdown_cell(label))
-            source = without_glue(cell.source)
+            source = reader_code(cell.source)
             if source.strip():
                 out.append(nbformat.v4.new_code_cell(source, metadata=cell.metadata))
             if (figure := figure_of(cell)) is not None:

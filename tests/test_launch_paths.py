@@ -17,8 +17,8 @@ from scripts.plain_notebook import (
     convert_markdown,
     leftover_myst,
     plain_cells,
+    reader_code,
     target_numbers,
-    without_glue,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +110,7 @@ def test_chapter_twins_read_as_the_website_does():
     assert f"The fitted slope is {slope:.3f}" in text
     exercises = nbformat.read(ROOT / "exercises" / "01_partial_derivatives.ipynb", as_version=4)
     headings = [c.source.splitlines()[0] for c in exercises.cells if c.cell_type == "markdown"]
-    assert "### Exercise 1: The gradient of log-sum-exp" in headings
+    assert "### Exercise 1.1: The gradient of log-sum-exp" in headings
 
 
 def test_opening_and_saving_a_page_changes_no_file():
@@ -160,14 +160,21 @@ def test_myst_blocks_and_roles_become_plain_markdown():
     assert convert_markdown(text, page, {}, str, {}) == (
         "**Theorem (Schwarz).**\n\nIf $f$ is $C^2$, then\n\n$$\nH = H^T\n$$")
     exercise = "````{exercise} A title\n:label: ch2-q3\n\nDo it.\n````"
-    assert convert_markdown(exercise, page, {}, str, {}) == "### Exercise 3: A title\n\nDo it."
+    assert convert_markdown(exercise, page, {}, str, {}) == "### Exercise 2.3: A title\n\nDo it."
     glue = "slope {glue:text}`k:.2f` and {glue:text}`n`"
     assert convert_markdown(glue, page, {"k": "1.999", "n": "'x'"}, str, {}) == "slope 2.00 and x"
     link = "see {doc}`../notation`"
     assert convert_markdown(link, page, {}, lambda p: "Notation", {}) == \
         "see [Notation](../notation.ipynb)"
-    for unknown in ("```{figure} a.png\n```", "{eq}`e1`", "{numref}`fig-x`",
-                    "{glue:text}`missing`", "{cite}`key`"):
+    exercises = "{ref}`Exercises for chapter 4 <ch4-exercises>`"
+    assert convert_markdown(exercises, page, {}, str, {}) == \
+        "[Exercises for chapter 4](../exercises/04_backpropagation.ipynb)"
+    cite = "as in {cite:p}`deisenroth2020mml,parr2018matrix`; {cite:t}`nocedal2006numerical`"
+    assert convert_markdown(cite, page, {}, str, {}) == (
+        "as in ([Deisenroth et al., 2020](https://mml-book.github.io/); "
+        "[Parr and Howard, 2018](https://arxiv.org/abs/1802.01528)); Nocedal and Wright (2006)")
+    for unknown in ("```{figure} a.png\n```", "{ref}`some-section`", "{cite:p}`nobody2000`",
+                    "{eq}`e1`", "{numref}`fig-x`", "{glue:text}`missing`", "{cite}`key`"):
         with pytest.raises(MystSyntaxError):
             convert_markdown(unknown, page, {}, str, {})
 
@@ -194,14 +201,14 @@ def test_figures_and_equations_keep_the_websites_numbers_in_a_twin():
 
 
 
-def test_glue_calls_leave_the_code_and_the_code_stays_valid():
+def test_glue_calls_and_config_lines_leave_the_code_and_the_code_stays_valid():
     source = ("import numpy as np\nfrom myst_nb import glue\n\n%config X.y = 1\n"
               "value = 2.0\nglue('a', value, display=False)\n"
               "for k in range(2):\n    glue(f'k{k}', k, display=False)\n"
               "def f(x, g=None):\n    if g:\n        glue(g, x)\n    return x\n"
               "glue('b',\n     value)\nprint(value)")
-    assert without_glue(source) == ("import numpy as np\n\n%config X.y = 1\nvalue = 2.0\n"
-                                     "def f(x, g=None):\n    return x\nprint(value)")
+    assert reader_code(source) == ("import numpy as np\n\nvalue = 2.0\n"
+                                   "def f(x, g=None):\n    return x\nprint(value)")
 
 
 def test_framework_runs_get_one_shared_text_and_a_label_each():
