@@ -15,6 +15,7 @@ from helpers.calculus import (
     loglog_slope,
     numerical_gradient,
     numerical_hessian,
+    numerical_jacobian,
     quadratic_approximation,
 )
 from helpers.figures import Panels
@@ -76,6 +77,7 @@ __all__ = [
     "newton_method",
     "numerical_gradient",
     "numerical_hessian",
+    "numerical_jacobian",
     "plot_graph",
     "plot_linear_approximation_slice",
     "plot_path",

@@ -20,6 +20,7 @@ __all__ = [
     "loglog_slope",
     "numerical_gradient",
     "numerical_hessian",
+    "numerical_jacobian",
     "quadratic_approximation",
 ]
 
@@ -102,6 +103,35 @@ def numerical_gradient(f: ScalarFunction, x: Any, h: float = 1e-6) -> np.ndarray
         grad[index] = central_difference(f, x, basis, h)
         basis[index] = 0.0
     return grad
+
+
+def numerical_jacobian(f: Callable[[np.ndarray], Any], x: Any, h: float = 1e-6) -> np.ndarray:
+    r"""Jacobian of a vector function by central differences, one column per coordinate of x.
+
+    .. math:: J_{ij}(x) = \frac{\partial f_i}{\partial x_j}(x) \approx
+              \frac{f_i(x + h e_j) - f_i(x - h e_j)}{2h}
+
+    For ``f: R^n -> R^m`` the result is ``m x n`` (numerator layout: a row per output, a
+    column per input); in general it has shape ``f(x).shape + x.shape``. For a scalar ``f``
+    this is the gradient as a 1 x n row, the transpose of :func:`numerical_gradient`.
+
+    >>> numerical_jacobian(lambda p: np.array([p[0] * p[1], 3 * p[0]]), [2.0, 5.0]).round(6)
+    array([[5., 2.],
+           [3., 0.]])
+    """
+    _check_callable(f)
+    x = as_float64(x)
+    if not h > 0:
+        raise ValueError(f"step h must be positive, got {h}")
+    out_shape = as_float64(f(x), "f(x)").shape
+    jacobian = np.empty(out_shape + x.shape)
+    basis = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        basis[index] = h
+        plus, minus = as_float64(f(x + basis), "f(x + h)"), as_float64(f(x - basis), "f(x - h)")
+        jacobian[(...,) + index] = (plus - minus) / (2 * h)
+        basis[index] = 0.0
+    return jacobian if out_shape else jacobian.reshape((1,) + x.shape)
 
 
 def linear_approximation(f: ScalarFunction, grad: Callable[[np.ndarray], Any], x0: Any,

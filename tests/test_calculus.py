@@ -61,6 +61,28 @@ def test_numerical_gradient_keeps_the_shape_of_a_matrix_variable():
     np.testing.assert_allclose(grad, 2 * x, atol=1e-8)
 
 
+def test_numerical_jacobian_of_the_curriculum_example_is_m_by_n():
+    # CURRICULUM.md: f(x, y) = (x^2 y, 5x + sin y) has J(1, 0) = [[0, 1], [5, 1]]
+    def f(p):
+        return np.array([p[0] ** 2 * p[1], 5 * p[0] + np.sin(p[1]), p[0]])
+
+    jacobian = helpers.numerical_jacobian(f, [1.0, 0.0])
+    assert jacobian.shape == (3, 2)
+    np.testing.assert_allclose(jacobian, [[0, 1], [5, 1], [1, 0]], atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, (2, 3), elements=finite), arrays(np.float64, 3, elements=finite))
+def test_numerical_jacobian_of_a_linear_map_is_the_matrix(a, x):
+    np.testing.assert_allclose(helpers.numerical_jacobian(lambda v: a @ v, x), a, atol=1e-8)
+
+
+def test_numerical_jacobian_of_a_scalar_is_the_gradient_as_a_row():
+    row = helpers.numerical_jacobian(log_sum_exp, POINT)
+    assert row.shape == (1, 2)
+    np.testing.assert_allclose(row[0], helpers.numerical_gradient(log_sum_exp, POINT))
+
+
 @settings(max_examples=40, deadline=None)
 @given(arrays(np.float64, 2, elements=finite), arrays(np.float64, 2, elements=finite))
 def test_directional_derivative_is_v_dot_gradient(p, v):

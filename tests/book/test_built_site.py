@@ -149,6 +149,56 @@ def test_chapter_3_sum_over_paths_agrees_with_differences_and_pytorch():
         assert float(by_paths) == pytest.approx(float(torch_value), rel=1e-12)
         assert float(numeric) == pytest.approx(float(torch_value), rel=1e-7)
     assert "4 paths from w to f" in text
+    gap = float(re.search(r"PyTorch \S+, central difference (\S+)\s", text)[1])
+    assert 1e-13 < gap < 1e-8
+    assert f"differs by at most {gap:.0e} relative" in " ".join(text.split())
+
+
+def test_chapter_3_partials_exist_where_no_linear_approximation_does():
+    text = text_of("chapters/03_chain_rule.html")
+    assert "partials at the origin (central differences): [0. 0.]" in text
+    assert len(re.findall(r"g\(t, 0\) = 0\.0 +g\(0, t\) = 0\.0 +g\(t, t\) = 0\.5", text)) == 3
+
+
+def test_chapter_3_jacobian_of_the_curriculum_example_in_every_framework():
+    (tabs,) = framework_tab_sets("chapters/03_chain_rule.html")
+    assert list(tabs) == ["numpy", "pytorch", "tensorflow"]
+    for framework, text in tabs.items():
+        matrices = re.findall(r"\[\[ *(-?[\d.]+) +(-?[\d.]+)\]\s*\[ *(-?[\d.]+) +(-?[\d.]+)\]\]",
+                              text)
+        assert matrices, framework
+        for matrix in matrices:  # J_f(1, 0) = [[0, 1], [5, 1]]
+            assert [float(v) for v in matrix] == [0, 1, 5, 1], framework
+
+
+def test_chapter_3_layouts_rules_and_softmax_check_out():
+    text = text_of("chapters/03_chain_rule.html")
+    assert "A: (2, 3)   J of Ax: (2, 3)   equals A: True" in text
+    assert "gradient of u.(Ax): (3,)   equals A^T u: True" in text
+    gaps = re.search(r"chain rule, largest difference: (\S+)\s+sum rule, largest difference: "
+                     r"(\S+);  product rule: (\S+)", text)
+    assert all(float(g.rstrip(";")) < 1e-7 for g in gaps.groups())
+    for name in ("sigmoid", "tanh", "relu"):
+        assert re.search(rf"{name} +off-diagonal max 0, diagonal = formula: True", text), name
+    assert float(re.search(r"formula vs central differences, largest difference: (\S+)",
+                           text)[1]) < 1e-8
+    assert "symmetric: True" in text
+    grads = re.search(r"gradient of -log p_y: \[([^\]]+)\]\s+p - e_y: +\[([^\]]+)\]", text)
+    assert grads[1].split() == grads[2].split()
+
+
+def test_chapter_3_reverse_mode_wins_for_a_loss_and_forward_mode_for_few_inputs():
+    text = text_of("chapters/03_chain_rule.html")
+    counts = {(chain.strip(), mode): int(count.replace(",", "")) for chain, mode, count in
+              re.findall(r"^(.+?) +(forward|reverse) +([\d,]+) +[\d.]+$", text, re.M)}
+    loss, wide = "a loss of 2000 inputs", "2 inputs, 2000 outputs"
+    # (1x500)(500x1000)(1000x2000): right to left 500*1000*2000 + 500*2000; left to right
+    # 500*1000 + 1000*2000
+    assert counts[loss, "forward"] == 500 * 1000 * 2000 + 500 * 2000
+    assert counts[loss, "reverse"] == 500 * 1000 + 1000 * 2000
+    assert counts[wide, "forward"] < counts[wide, "reverse"]
+    ratio = counts[loss, "forward"] / counts[loss, "reverse"]
+    assert f"reverse mode does {ratio:,.0f} times fewer" in " ".join(text.split())
 
 
 def test_chapter_4_by_hand_engine_and_frameworks_all_give_minus_4096():
