@@ -129,9 +129,9 @@ def numerical_jacobian(f: Callable[[np.ndarray], Any], x: Any, h: float = 1e-6) 
     for index in np.ndindex(x.shape):
         basis[index] = h
         plus, minus = as_float64(f(x + basis), "f(x + h)"), as_float64(f(x - basis), "f(x - h)")
-        jacobian[(...,) + index] = (plus - minus) / (2 * h)
+        jacobian[(..., *index)] = (plus - minus) / (2 * h)
         basis[index] = 0.0
-    return jacobian if out_shape else jacobian.reshape((1,) + x.shape)
+    return jacobian if out_shape else jacobian.reshape((1, *x.shape))
 
 
 def linear_approximation(f: ScalarFunction, grad: Callable[[np.ndarray], Any], x0: Any,
