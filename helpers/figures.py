@@ -71,7 +71,7 @@ def panel_images(fig: Figure, alt: Sequence[str]) -> list[Panel]:
     return panels
 
 
-def _close_if_pyplot(fig: Figure) -> None:
+def close_if_pyplot(fig: Figure) -> None:
     """Close a figure pyplot tracks, so Jupyter does not show it a second time."""
     from helpers.plotting import _pyplot
 
@@ -98,7 +98,7 @@ class Panels:
 
     def __init__(self, fig: Figure, alt: Sequence[str]):
         self.panels = panel_images(fig, alt)
-        _close_if_pyplot(fig)
+        close_if_pyplot(fig)
 
     def _repr_html_(self) -> str:
         return panels_markup(self.panels)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from helpers.calculus import as_float64
-from helpers.figures import panel_images, panels_markup
+from helpers.figures import close_if_pyplot, panel_images, panels_markup
 from helpers.optimize import DescentPath, gradient_descent
 from helpers.plotting import Function2D, _pyplot, contour_with_gradients, plot_path
 
@@ -109,9 +109,11 @@ class FrameScrubber:
             raise ValueError(f"start must index values (0 to {len(values) - 1}), got {start}")
         self.values, self.label, self.start = list(values), label, start
         self.labels = [fmt.format(v) for v in self.values]
-        self.frames = [panel_images(make_figure(v), [f"{text}, at {label} = {shown}"
-                                                     for text in alt])
-                       for v, shown in zip(self.values, self.labels, strict=True)]
+        self.frames = []
+        for value, shown in zip(self.values, self.labels, strict=True):
+            fig = make_figure(value)
+            self.frames.append(panel_images(fig, [f"{text}, at {label} = {shown}" for text in alt]))
+            close_if_pyplot(fig)  # a pyplot figure would otherwise show again under the slider
 
     def _repr_html_(self) -> str:
         import html

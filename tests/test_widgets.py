@@ -82,6 +82,19 @@ def test_frame_slider_keeps_its_arrow_keys_from_jupyterlab_shortcuts():
     assert 'alt="a title, at v = 1"' in markup and 'alt="a title, at v = 2"' in markup
 
 
+def test_frame_slider_closes_the_pyplot_figures_it_draws():
+    import matplotlib.pyplot as plt
+
+    def frame(value):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.set_title(f"{value}")
+        return fig
+
+    before = set(plt.get_fignums())
+    helpers.FrameScrubber(frame, [1, 2, 3], label="v", alt=["a title"])
+    assert set(plt.get_fignums()) == before  # else Jupyter shows each frame again
+
+
 def test_explorer_frames_show_each_panel_as_its_own_image():
     explorer = helpers.LinearApproximationExplorer(f, grad_f)
     scrubber = explorer.scrubber("length", [0.1, 0.5], label="|e|")

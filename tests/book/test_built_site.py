@@ -6,6 +6,7 @@ sees it.
 
 import re
 
+import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
@@ -30,7 +31,8 @@ def text_of(name: str) -> str:
 
 def test_every_chapter_is_in_the_toc():
     for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule",
-                    "04_backpropagation", "05_hessians", "06_matrix_calculus"]:
+                    "04_backpropagation", "05_hessians", "06_matrix_calculus",
+                    "07_neural_network"]:
         assert f"chapters/{chapter}.html" in PAGES
 
 
@@ -281,6 +283,46 @@ def test_chapter_6_matrix_factorization_in_three_frameworks_and_descent():
     text = text_of("chapters/06_matrix_calculus.html")
     end, best = re.search(r"end ([\d.]+); best possible rank-2 loss ([\d.]+)", text).groups()
     assert float(end) == pytest.approx(float(best), rel=1e-2)
+
+
+def test_chapter_7_network_beats_the_linear_classifier_on_the_spiral():
+    text = text_of("chapters/07_neural_network.html")
+    flat = " ".join(text.split())
+    assert "X: (300, 2) y: (300,) examples per class: [100 100 100]" in flat
+    linear = float(re.search(r"linear classifier: training accuracy ([\d.]+)%", text)[1])
+    network = float(re.search(r"two-layer network: training accuracy ([\d.]+)%", text)[1])
+    assert 40 < linear < 60 and network > 95  # CURRICULUM.md: ~49% and ~98%
+    assert f"About {linear:.0f}% of the training points" in flat
+    assert f"gets {network:.0f}%" in flat
+    initial = float(re.search(r"initial loss ([\d.]+) \(log 3", text)[1])
+    assert initial == pytest.approx(np.log(3), abs=1e-3)
+    final = float(re.search(r"step 9999 ([\d.]+)", text)[1])
+    assert final < 0.3 and f"to {final:.3f}" in flat
+
+
+def test_chapter_7_gates_and_gradient_checks():
+    text = text_of("chapters/07_neural_network.html")
+    flat = " ".join(text.split())
+    assert "add : out = 1.5, gradient to x = 2.0, to y = 2.0" in flat
+    assert "multiply: out = -4.5, gradient to x = -3.0, to y = 6.0" in flat
+    assert "max : out = 3.0, gradient to x = 2.0, to y = 0.0" in flat
+    summaries = re.findall(r"^(W1|b1|W2|b2): (.+)$", text, re.M)
+    first, start = dict(summaries[:4]), dict(summaries[4:])
+    assert set(first) == set(start) == {"W1", "b1", "W2", "b2"}
+    assert all(s.startswith("all ") and "agree" in s for s in first.values())
+    assert "disagree" in start["W1"] and "disagree" in start["b1"]
+    assert 'The verdict is " passed " for every parameter' in flat or \
+        'The verdict is "passed" for every parameter' in flat
+    assert "their Z1 entries that are exactly 0: 300 of 300" in flat
+
+
+def test_chapter_7_frameworks_follow_the_numpy_network():
+    (tabs,) = framework_tab_sets("chapters/07_neural_network.html")
+    assert list(tabs) == ["numpy", "pytorch", "tensorflow"]
+    for framework in ("pytorch", "tensorflow"):
+        gap = re.search(r"largest difference from the NumPy losses over 20 steps: (\S+)",
+                        tabs[framework])
+        assert float(gap[1]) < 1e-10, framework
 
 
 def test_appendix_shows_each_verdict():

@@ -126,7 +126,8 @@ def test_framework_tabs_switch_together_and_persist_across_pages(browser, site_u
         assert selected_frameworks(page) == ["numpy"]
         page.locator(".sd-tab-set.framework-tabs label[data-sync-id='tensorflow']").first.click()
         assert selected_frameworks(page) == ["tensorflow"]
-        for chapter in ["04_backpropagation", "05_hessians", "06_matrix_calculus"]:
+        for chapter in ["03_chain_rule", "04_backpropagation", "05_hessians",
+                        "06_matrix_calculus", "07_neural_network"]:
             page.goto(f"{site_url}/chapters/{chapter}.html", wait_until="load")
             chosen = selected_frameworks(page)
             assert chosen and set(chosen) == {"tensorflow"}, (chapter, chosen)
