@@ -69,7 +69,7 @@ def plot_linear_approximation_slice(
     ax.plot([1, 1], [exact, approx], "o", color="black")
     ax.set_title(f"at the step: f = {exact:.4f}, linear = {approx:.4f}\n"
                  f"error = {abs(exact - approx):.2e}")
-    ax.set_xlabel("$s$ (multiples of the step $e$)")
+    ax.set_xlabel(r"$s$ (multiples of the step $\epsilon$)")
     ax.legend()
     return ax
 
@@ -262,7 +262,7 @@ class LinearApproximationExplorer(Explorer):
         return {
             **self._point_sliders("point"),
             "length": widgets.FloatLogSlider(value=self.state["length"], base=10, min=-3,
-                                             max=0.3, step=0.05, description="|e|"),
+                                             max=0.3, step=0.05, description="‖ε‖₂"),
             "angle": widgets.FloatSlider(value=self.state["angle"], min=-180, max=180, step=5,
                                          description="angle (deg)"),
         }

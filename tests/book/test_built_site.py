@@ -66,6 +66,13 @@ def test_chapter_1_shows_the_worked_example():
     # CURRICULUM.md: the estimate is 1.0819456220..., the true value 1.0821241818...
     assert "1.0819456220" in text
     assert re.search(r"1\.08212418(18|19)", text)
+    # the error is the second-order term 1/2 e^T H e = 1.778e-4, not ||e||^2 = 1e-3
+    error = float(re.search(r"error += (\S+)", text)[1])
+    second_order = float(re.search(r"step\^T H step, H Hessian = (\S+)", text)[1])
+    assert second_order == pytest.approx(2 / 9 * 0.04**2 / 2, rel=1e-4)
+    assert error == pytest.approx(second_order, rel=0.01)
+    flat = " ".join(text.split())
+    assert f"an error of {error:.2e}" in flat and f"= {second_order:.2e}" in flat
 
 
 def test_chapter_1_measures_slope_2():
@@ -339,7 +346,7 @@ COURSE = ROOT / "_build" / "course" / "_build" / "html"
 def test_self_study_site_folds_each_solution_under_a_dropdown():
     soup = page("solutions/01_partial_derivatives.html")
     solutions = soup.select("div.solution")
-    assert len(solutions) == 4
+    assert len(solutions) == 6
     assert all("dropdown" in s.get("class", []) for s in solutions)
     assert "q1: passed (3 public cases)" in soup.get_text(" ")
 
