@@ -12,12 +12,13 @@ fences, `:label:` lines and `{glue:text}` roles. This module rewrites what the b
 * ``{glue:text}`key:format``` -> the number the build computed, formatted as on the website;
 * ``{doc}`../notation``` -> a Markdown link to that page's notebook, titled by its heading;
   ``{ref}`... <ch4-exercises>``` -> a link to the chapter's exercise notebook;
-* ``{cite:p}`` / ``{cite:t}`` -> "(Author et al., 2020)" / "Author et al. (2020)", linked to
-  the work (from references.bib);
+* ``{cite:p}`` / ``{cite:t}`` -> "[Author et al., 2020]" / "Author et al. [2020]", linked to
+  the work (from references.bib), as the website writes them;
 * a figure's caption (MyST-NB's ``mystnb.figure`` cell metadata) -> a "**Figure 2.3.**"
   line under its cell; ``{numref}`fig-...``` -> "Figure 2.3"; a labelled equation
   (``$$ (eq-...)``) -> ``\\tag{5.1}``, and ``{eq}`eq-...``` -> "(5.1)": the numbers the
   website gives them (see :func:`target_numbers`);
+* a target line ``(label)=`` -> nothing (the notebooks link to pages, not to targets);
 * cells tagged ``website-only`` (the frame sliders that stand in for a live explorer on the
   static site, and the prose about them) are left out;
 * the website's ``glue(...)`` calls, their import and ``%config`` lines are dropped from code
@@ -55,6 +56,7 @@ OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
 ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]*)`")
 EQUATION_LABEL = re.compile(r"^\$\$[ \t]*\((?P<label>[\w-]+)\)[ \t]*$", re.MULTILINE)
 QUESTION_LABEL = re.compile(r"^ch(?P<chapter>\d+)-q(?P<number>\d+)$")
+TARGET = re.compile(r"^\([\w-]+\)=[ \t]*\n?", re.MULTILINE)  # "(label)=": a link target only
 EXERCISES_LABEL = re.compile(r"^ch(?P<chapter>\d+)-exercises$")
 DOC_TARGET = re.compile(r"^(?:(?P<text>.*?)\s*<(?P<path>[^>]+)>|(?P<bare>[^<>]+))$")
 # What a leftover of MyST syntax looks like in a converted Markdown cell (see tests).
@@ -101,7 +103,7 @@ def target_numbers(pages: Sequence[tuple[list[nbformat.NotebookNode], int | None
 def convert_markdown(text: str, page: Path, glued: Mapping[str, str],
                      title_of: Callable[[Path], str], numbers: Mapping[str, str]) -> str:
     """The Markdown of one cell, with directives and roles rewritten (see the module doc)."""
-    text = _replace_directives(text, page)
+    text = TARGET.sub("", _replace_directives(text, page))
     text = EQUATION_LABEL.sub(lambda m: f"\\tag{{{_number(m['label'], page, numbers)}}}\n$$",
                               text)
     return _replace_roles(text, page, glued, title_of, numbers)
@@ -210,7 +212,7 @@ def _exercises_link(content: str, page: Path) -> str:
 
 
 def _citation(keys: Sequence[str], style: str, page: Path) -> str:
-    """``{cite:p}`` -> "(Author et al., 2020)", ``{cite:t}`` -> "Author et al. (2020)", as the
+    """``{cite:p}`` -> "[Author et al., 2020]", ``{cite:t}`` -> "Author et al. [2020]", as the
     website writes them (``bibtex_reference_style: author_year``), each linked to its source."""
     entries = _bibliography()
     parts = []
@@ -218,9 +220,11 @@ def _citation(keys: Sequence[str], style: str, page: Path) -> str:
         if key not in entries:
             raise MystSyntaxError(f"{page}: no entry {key!r} in references.bib")
         authors, year, url = entries[key]
-        text = f"{authors}, {year}" if style == "p" else f"{authors} ({year})"
-        parts.append(f"[{text}]({url})" if url else text)
-    return f"({'; '.join(parts)})" if style == "p" else " and ".join(parts)
+        if style == "p":
+            parts.append(f"[{authors}, {year}]({url})" if url else f"{authors}, {year}")
+        else:
+            parts.append(f"{authors} [[{year}]({url})]" if url else f"{authors} [{year}]")
+    return f"[{'; '.join(parts)}]" if style == "p" else " and ".join(parts)
 
 
 def _bibliography() -> dict[str, tuple[str, str, str]]:

@@ -157,10 +157,10 @@ def test_instant_feedback_messages(capsys):
     assert run("q2", [5.0, 5.0]) == "q2: wrong shape (2,), expected ()"
     assert run("q4", "b").startswith("q4: recorded 'b'; multiple-choice answers are checked")
     check.score()
-    assert "Score on the public cases: 0 / 5" in capsys.readouterr().out
+    assert "Score on the public cases: 0 / 9" in capsys.readouterr().out
     run("q2", 5.0)
     check.score()
-    assert "Score on the public cases: 1 / 5" in capsys.readouterr().out
+    assert "Score on the public cases: 1 / 9" in capsys.readouterr().out
 
 
 def test_the_shipped_file_gives_no_value_or_choice_answer_away():
@@ -210,11 +210,114 @@ def test_compare_says_what_is_wrong(expected, got, kind, message):
     assert compare(expected, expected, kind)[0]
 
 
+# What a careless answer returns, made from the right one: none of these may pass any case.
+SLIPS = {
+    "zeros": np.zeros_like,
+    "the wrong sign": np.negative,
+    "a factor 2 too many": lambda value: 2 * value,
+    "a missing factor 2 (or a stray 1/2)": lambda value: value / 2,
+}
+
+
+def _sigmoid(t):
+    return 1 / (1 + np.exp(-t))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _network_grads(X, W1, b1, W2, b2, y, hidden, mask=None):
+    """(X, dZ1 computed with the mask given, or with hidden's own derivative) of chapter 7."""
+    n = len(X)
+    Z1 = X @ W1 + b1
+    H = hidden(Z1)
+    dZ2 = _softmax(H @ W2 + b2) - np.eye(W2.shape[1])[y.astype(int)]
+    dH = dZ2 / n @ W2.T
+    return dH * (mask(Z1, H) if mask else 1.0)
+
+
+def _hinge_active(Z, y):
+    """1 where a wrong class's hinge margin is positive, 0 elsewhere (chapter 7's exercise 4)."""
+    rows, labels = np.arange(len(Z)), y.astype(int)
+    active = (Z - Z[rows, labels][:, None] + 1 > 0).astype(float)
+    active[rows, labels] = 0.0
+    return active
+
+
+# Plausible wrong answers to the exercises that ask for new work, each a slip that a student
+# makes: each must fail on every case, public and hidden (a case it passed would reward it).
+WRONG = {
+    ("ch1", "q5"): {"sigma(m) for sigma(-m)": lambda w, x, y: -y * _sigmoid(y * (w @ x)) * x},
+    ("ch1", "q6"): {"v . grad g, v not normalised": lambda p, v: np.array(
+        [np.exp(p[1]), p[0] * np.exp(p[1]) - 2 * p[1]]) @ v},
+    ("ch2", "q5"): {"a step up the gradient": lambda A, b, x, eta: x + eta * 2 * A.T @ (A @ x - b),
+                    "the gradient without its 2": lambda A, b, x, eta: x - eta * A.T @ (A @ x - b),
+                    "the gradient instead of the step": lambda A, b, x, eta: 2 * A.T @ (A @ x - b)},
+    ("ch2", "q6"): {"2 / lambda_max(A^T A)": lambda A: 2 / np.linalg.eigvalsh(A.T @ A).max(),
+                    "1 / sigma_max(A)": lambda A: 1 / np.linalg.norm(A, 2)},
+    ("ch3", "q4"): {"the denominator layout": lambda p: np.array(
+        [[p[1] * p[2], 2 * p[0]], [p[0] * p[2], p[2] * np.cos(p[1] * p[2])],
+         [p[0] * p[1], p[1] * np.cos(p[1] * p[2])]])},
+    ("ch3", "q5"): {
+        "the softmax's diagonal only": lambda W, x, u: W.T @ (_softmax(W @ x) * u),
+        "the layer forgotten": lambda W, x, u: _softmax(W @ x) * (u - u @ _softmax(W @ x))},
+    ("ch4", "q4"): {"y's path through x + y forgotten": lambda x, y, z: [
+        max(y, z), (x + y) * (y > z), (x + y) * (z > y)],
+        "the max's gradient split evenly": lambda x, y, z: [
+        max(y, z), max(y, z) + (x + y) / 2, (x + y) / 2]},
+    ("ch4", "q5"): {
+        "sigma for sigma'": lambda W, c, v, x, y: np.outer(
+            (v @ _sigmoid(W @ x + c) - y) * v * _sigmoid(W @ x + c), x),
+        "x (dL/dz)^T": lambda W, c, v, x, y: np.outer(x, (v @ _sigmoid(W @ x + c) - y) * v
+                                                      * _sigmoid(W @ x + c)
+                                                      * (1 - _sigmoid(W @ x + c)))},
+    ("ch5", "q1"): {
+        "a gradient step": lambda p: p - np.array([4 * p[0] ** 3 + p[1], p[0] + 2 * p[1]]),
+        "the step, not the point": lambda p: -np.linalg.solve(
+            [[12 * p[0] ** 2, 1], [1, 2]], [4 * p[0] ** 3 + p[1], p[0] + 2 * p[1]]),
+        "H times the gradient": lambda p: p - np.array([[12 * p[0] ** 2, 1], [1, 2]]) @ np.array(
+            [4 * p[0] ** 3 + p[1], p[0] + 2 * p[1]])},
+    ("ch5", "q6"): {"4 |x|^2 I only": lambda x: 4 * (x @ x) * np.eye(len(x)),
+                    "12 x x^T": lambda x: 12 * np.outer(x, x),
+                    "4 |x|^2 I + 4 x x^T": lambda x: 4 * (x @ x) * np.eye(len(x))
+                    + 4 * np.outer(x, x)},
+    ("ch6", "q3"): {"A^T R B^T with R = C - AXB and no 2": lambda A, X, B, C: A.T @ (
+        C - A @ X @ B) @ B.T, "the transposes misplaced": lambda A, X, B, C: 2 * (
+        A.T @ (A @ X @ B - C) @ B.T).T},
+    ("ch6", "q4"): {"the cross-entropy gradient": lambda z, y: _softmax(z) - np.eye(len(z))[y],
+                    "2 (p - e_y), the softmax's Jacobian forgotten": lambda z, y: 2 * (
+                        _softmax(z) - np.eye(len(z))[y])},
+    ("ch6", "q6"): {"a sum, not a mean": lambda X, y, w: X.T @ (_sigmoid(X @ w) - y),
+                    "y - s": lambda X, y, w: X.T @ (y - _sigmoid(X @ w)) / len(y)},
+    ("ch6", "q7"): {"B A": lambda A, X, B: B @ A, "A^T": lambda A, X, B: A.T},
+    ("ch7", "q1"): {
+        "the ReLU's mask": lambda X, W1, b1, W2, b2, y: X.T @ _network_grads(
+            X, W1, b1, W2, b2, y, np.tanh, lambda Z, H: Z > 0),
+        "1 - H for 1 - H^2": lambda X, W1, b1, W2, b2, y: X.T @ _network_grads(
+            X, W1, b1, W2, b2, y, np.tanh, lambda Z, H: 1 - H),
+        "a sum, not a mean": lambda X, W1, b1, W2, b2, y: len(X) * X.T @ _network_grads(
+            X, W1, b1, W2, b2, y, np.tanh, lambda Z, H: 1 - H**2)},
+    ("ch7", "q2"): {
+        "the mask forgotten": lambda X, W1, b1, W2, b2, y: _network_grads(
+            X, W1, b1, W2, b2, y, lambda Z: np.maximum(Z, 0)) @ W1.T,
+        "a sum, not a mean": lambda X, W1, b1, W2, b2, y: len(X) * _network_grads(
+            X, W1, b1, W2, b2, y, lambda Z: np.maximum(Z, 0), lambda Z, H: Z > 0) @ W1.T},
+    ("ch7", "q4"): {
+        "the true class's column forgotten": lambda Z, y: _hinge_active(Z, y) / len(Z),
+        "a sum, not a mean": lambda Z, y: _hinge_active(Z, y) - np.eye(Z.shape[1])[
+            y.astype(int)] * _hinge_active(Z, y).sum(axis=1, keepdims=True)},
+}
+
+
 @pytest.mark.slow
 def test_cases_separate_right_from_wrong_no_case_rewards_zeros(grader):
-    """An answer that returns zeros must earn nothing: no case of a function question (public
-    or hidden) may expect an all-zero answer (ch4 q2 once had three of five such cases), and
-    a classification's cases need more than one label."""
+    """A careless answer must earn nothing: on no case of a function question (public or
+    hidden) may zeros, the right answer with the wrong sign or off by a factor 2 pass (ch4 q2
+    once had three of five cases that expected zeros); a matrix answer that is not symmetric
+    by nature must change when transposed on every case (a non-square or non-symmetric
+    case); and a classification's cases need more than one label."""
     from helpers.grading.encoding import decode
 
     for chapter in CHAPTERS:
@@ -222,13 +325,36 @@ def test_cases_separate_right_from_wrong_no_case_rewards_zeros(grader):
         for question in QUESTIONS[chapter]:
             if question.kind != "function":
                 continue
-            labels = []
-            for case, answer in zip(cases[question.name], expected[question.name],
-                                    strict=True):
-                value = decode(answer)
-                if isinstance(value, str):  # a classification: one label must not fit all
-                    labels.append(value)
-                    continue
-                assert np.any(np.asarray(value, dtype=float) != 0), (chapter, question.name,
-                                                                      case)
-            assert len(labels) == 0 or len(set(labels)) > 1, (chapter, question.name, labels)
+            values = [decode(answer) for answer in expected[question.name]]
+            if any(isinstance(value, str) for value in values):  # a classification
+                assert len(set(values)) > 1, (chapter, question.name, values)
+                continue
+            arrays = [np.asarray(value, dtype=float) for value in values]
+            symmetric = all(a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T)
+                            for a in arrays)
+            for case, value in zip(cases[question.name], arrays, strict=True):
+                for slip, wrong in SLIPS.items():
+                    assert not compare(value, wrong(value), "function")[0], \
+                        (chapter, question.name, case, slip)
+                if value.ndim == 2 and not symmetric:
+                    assert not compare(value, value.T, "function")[0], \
+                        (chapter, question.name, case, "the transpose")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("chapter", "name"), sorted(WRONG))
+def test_plausible_wrong_answers_fail_every_case(grader, chapter, name):
+    from helpers.grading.answers import as_argument
+    from helpers.grading.encoding import decode
+
+    cases, expected = grader.cases(chapter)[name], grader.expected(chapter)[name]
+    for slip, wrong in WRONG[chapter, name].items():
+        passed = []
+        for case, answer in zip(cases, expected, strict=True):
+            try:
+                got = wrong(*[as_argument(a) for a in case])
+            except (ValueError, IndexError):  # shapes that do not fit: the slip fails here
+                continue
+            if compare(decode(answer), np.asarray(got, dtype=float), "function")[0]:
+                passed.append(case)
+        assert not passed, f"{chapter} {name}: '{slip}' passes on {passed}"

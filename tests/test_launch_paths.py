@@ -171,8 +171,8 @@ def test_myst_blocks_and_roles_become_plain_markdown():
         "[Exercises for chapter 4](../exercises/04_backpropagation.ipynb)"
     cite = "as in {cite:p}`deisenroth2020mml,parr2018matrix`; {cite:t}`nocedal2006numerical`"
     assert convert_markdown(cite, page, {}, str, {}) == (
-        "as in ([Deisenroth et al., 2020](https://mml-book.github.io/); "
-        "[Parr and Howard, 2018](https://arxiv.org/abs/1802.01528)); Nocedal and Wright (2006)")
+        "as in [[Deisenroth et al., 2020](https://mml-book.github.io/); "
+        "[Parr and Howard, 2018](https://arxiv.org/abs/1802.01528)]; Nocedal and Wright [2006]")
     for unknown in ("```{figure} a.png\n```", "{ref}`some-section`", "{cite:p}`nobody2000`",
                     "{eq}`e1`", "{numref}`fig-x`", "{glue:text}`missing`", "{cite}`key`"):
         with pytest.raises(MystSyntaxError):

@@ -47,7 +47,7 @@ def test_widget_has_four_sliders_that_drive_the_state():
     explorer = helpers.LinearApproximationExplorer(f, grad_f)
     box = explorer.widget()
     sliders = [w for row in box.children[:2] for w in row.children]
-    assert [s.description for s in sliders] == ["point x", "point y", "|e|", "angle (deg)"]
+    assert [s.description for s in sliders] == ["point x", "point y", "‖ε‖₂", "angle (deg)"]
     sliders[0].value = 1.25
     assert explorer.state["x"] == 1.25
 

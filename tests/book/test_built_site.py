@@ -69,7 +69,7 @@ def test_chapter_1_shows_the_worked_example():
     # the error is the second-order term 1/2 e^T H e = 1.778e-4, not ||e||^2 = 1e-3
     error = float(re.search(r"error += (\S+)", text)[1])
     second_order = float(re.search(r"step\^T H step, H Hessian = (\S+)", text)[1])
-    assert second_order == pytest.approx(2 / 9 * 0.04**2 / 2, rel=1e-4)
+    assert second_order == pytest.approx(2 / 9 * 0.04**2 / 2, rel=1e-3)  # printed to 4 digits
     assert error == pytest.approx(second_order, rel=0.01)
     flat = " ".join(text.split())
     assert f"an error of {error:.2e}" in flat and f"= {second_order:.2e}" in flat
@@ -299,12 +299,15 @@ def test_chapter_7_network_beats_the_linear_classifier_on_the_spiral():
     linear = float(re.search(r"linear classifier: training accuracy ([\d.]+)%", text)[1])
     network = float(re.search(r"two-layer network: training accuracy ([\d.]+)%", text)[1])
     assert 40 < linear < 60 and network > 95  # CURRICULUM.md: ~49% and ~98%
+    flat = flat.replace(" %", "%")  # a glued number is its own element
     assert f"About {linear:.0f}% of the training points" in flat
     assert f"gets {network:.0f}%" in flat
     initial = float(re.search(r"initial loss ([\d.]+) \(log 3", text)[1])
     assert initial == pytest.approx(np.log(3), abs=1e-3)
     final = float(re.search(r"step 9999 ([\d.]+)", text)[1])
     assert final < 0.3 and f"to {final:.3f}" in flat
+    rises = int(re.search(r"the loss was higher than before: (\d+) of 9999", text)[1])
+    assert 0 < rises < 1000 and f"in {rises} of the 9,999 steps it rises" in flat
 
 
 def test_chapter_7_gates_and_gradient_checks():
@@ -313,7 +316,7 @@ def test_chapter_7_gates_and_gradient_checks():
     assert "add : out = 1.5, gradient to x = 2.0, to y = 2.0" in flat
     assert "multiply: out = -4.5, gradient to x = -3.0, to y = 6.0" in flat
     assert "max : out = 3.0, gradient to x = 2.0, to y = 0.0" in flat
-    summaries = re.findall(r"^(W1|b1|W2|b2): (.+)$", text, re.M)
+    summaries = re.findall(r"\b(W1|b1|W2|b2): (.+)$", text, re.M)
     first, start = dict(summaries[:4]), dict(summaries[4:])
     assert set(first) == set(start) == {"W1", "b1", "W2", "b2"}
     assert all(s.startswith("all ") and "agree" in s for s in first.values())
