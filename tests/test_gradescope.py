@@ -65,7 +65,8 @@ def test_the_zip_has_gradescopes_layout_and_no_solutions(autograder):
 def test_run_autograder_scores_each_submission(autograder, tmp_path):
     root, _, _ = autograder
     solved = grade(root, solution_path("ch1").with_suffix(".ipynb"))
-    assert solved["score"] == 6 and [t["score"] for t in solved["tests"]] == [2, 1, 2, 1]
+    points = [q.points for q in QUESTIONS["ch1"]]
+    assert solved["score"] == sum(points) and [t["score"] for t in solved["tests"]] == points
     blank = grade(root, ROOT / "exercises" / "01_partial_derivatives.ipynb")
     assert blank["score"] == 0
     assert all("not answered yet" in t["output"] for t in blank["tests"])
@@ -74,7 +75,7 @@ def test_run_autograder_scores_each_submission(autograder, tmp_path):
     nbformat.write(wrong, tmp_path / "wrong.ipynb")
     result = grade(root, tmp_path / "wrong.ipynb")
     by_name = {t["name"]: t for t in result["tests"]}
-    assert result["score"] == 5 and by_name["q2"]["score"] == 0
+    assert result["score"] == sum(points) - 1 and by_name["q2"]["score"] == 0  # q2: 1 point
     assert by_name["q2"]["output"] != "passed"
 
 
