@@ -49,7 +49,8 @@ HIDDEN_OVERFLOW = """() => {
     // an inline formula cannot wrap: past the screen's edge it must be a box that scrolls
     for (const el of document.querySelectorAll(
             '.bd-content mjx-container:not([display="true"])')) {
-        if (el.offsetParent === null || el.closest('div.math, pre, .table-wrapper')) continue;
+        const scrollingBox = 'div.math, pre, .table-wrapper, .pst-scrollable-table-container';
+        if (el.offsetParent === null || el.closest(scrollingBox)) continue;
         const right = el.getBoundingClientRect().right;
         if (right > window.innerWidth + 1 && getComputedStyle(el).overflowX !== 'auto') {
             out.push(`inline formula ending at ${Math.round(right)}px: ` +
@@ -148,7 +149,9 @@ def test_search_snippets_read_as_text(browser, site_url, query):
         page.wait_for_timeout(1500)  # every result's snippet is fetched one by one
         snippets = page.locator("#search-results p.context").all_inner_texts()
         assert snippets
-        leaks = [s for s in snippets if RAW_TEX.search(s) or "\\" in s]
+        # a code snippet may print "\n"; a backslash anywhere else is TeX left raw
+        leaks = [s for s in snippets
+                 if RAW_TEX.search(s) or "\\" in re.sub(r"\\[nt](?![A-Za-z])", "", s)]
         assert leaks == [], leaks[:3]
     finally:
         context.close()
