@@ -280,6 +280,13 @@ def test_chapter_6_every_identity_passes_both_checks():
         assert verdict == "passed" and float(fd_error) < 1e-8 and float(autograd_error) < 1e-12
     assert "and 2Ax for a non-symmetric A: failed" in text
     assert "each row of the gradient sums to zero: True" in text
+    flat = " ".join(text.split())
+    assert ("index route: sum_n G_nj X_nk == (G^T X)_jk: True ; sum_j G_nj W_jk == (G W)_nk: "
+            "True") in flat
+    traces = re.findall(r"tr\((?:ABC|CAB|BCA|\(ABC\)\^T)\) = (-?[\d.]+)", text)
+    assert len(traces) == 4 and len(set(traces)) == 1  # cyclic, and blind to transposes
+    tab = float(re.search(r"max \|formula - finite differences\| = (\S+)", text)[1])
+    assert f"The NumPy tab’s difference, {tab:.1e}" in flat
 
 
 def test_chapter_6_matrix_factorization_in_three_frameworks_and_descent():
@@ -353,9 +360,29 @@ def test_self_study_site_folds_each_solution_under_a_dropdown():
     assert "q1: passed (3 public cases)" in soup.get_text(" ")
 
 
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+
+@pytest.mark.parametrize("name", CHAPTER_PAGES)
+def test_every_chapter_ends_with_a_link_to_its_exercises_numbered_per_chapter(name):
+    stem = name.split("/")[-1]
+    last = page(name).select("section")[-1]
+    links = [a["href"] for a in last.select("a[href]")]
+    assert f"../solutions/{stem}" in [h.split("#")[0] for h in links], links
+    chapter = int(stem[:2])
+    titles = [t.get_text(" ", strip=True) for t in
+              page(f"solutions/{stem}").select("div.exercise p.admonition-title")]
+    assert len(titles) >= 4, titles  # the original questions and at least two new ones
+    assert all(t.startswith(f"Exercise {chapter}.{k}") for k, t in enumerate(titles, 1)), titles
+
+
 def test_course_site_has_the_exercises_and_no_solution():
     if not (COURSE / "index.html").exists():
         pytest.fail(f"{COURSE} has no course build: run `make book-course` first")
+    for name in CHAPTER_PAGES:  # chapters link to the exercises there, not the solutions
+        soup = BeautifulSoup((COURSE / name).read_text(encoding="utf-8"), "html.parser")
+        hrefs = [a["href"].split("#")[0] for a in soup.select("section a[href]")]
+        assert f"../exercises/{name.split('/')[-1]}" in hrefs, name
     assert not (COURSE / "solutions").exists()
     assert not list(COURSE.rglob("*solution*"))
     for html in (COURSE / "exercises").glob("*.html"):
