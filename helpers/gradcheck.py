@@ -232,7 +232,17 @@ class _Backend:
     def check_device(self, index: int, g: Any) -> None:
         """Raise if gradient ``g`` lives elsewhere than tensor ``index`` (PyTorch only)."""
 
+    def refuse_duplicates(self) -> None:
+        """A tensor listed twice would be perturbed twice per step: name it instead."""
+        seen: dict[int, int] = {}
+        for i, t in enumerate(self.tensors):
+            first = seen.setdefault(id(t), i)
+            if first != i:
+                raise GradCheckError(f"tensor {i} is tensor {first} again: list each tensor "
+                                     "once (a repeated tensor would be perturbed twice)")
+
     def check_gradient(self, grads: list[Any]) -> list[Any]:
+        _refuse_none(grads)
         if len(grads) != len(self.tensors):
             raise GradCheckError(f"the gradient has {len(grads)} tensors but the variable has "
                                  f"{len(self.tensors)}")
@@ -252,6 +262,15 @@ class _Backend:
                 raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
             self.gradient_square_norms[i] = norm
         return grads
+
+
+def _refuse_none(grads: Sequence[Any]) -> None:
+    for i, g in enumerate(grads):
+        if g is None:
+            raise GradCheckError(
+                f"gradient of tensor {i} is None (a frozen tensor, or one f does not use): "
+                "pass zeros of its shape, or leave the tensor out of x, e.g. "
+                "[p for p in model.parameters() if p.requires_grad]")
 
 
 class _NumpyBackend(_Backend):
@@ -335,6 +354,11 @@ class _TorchBackend(_Backend):
                 raise GradCheckError(
                     f"tensor {i} has dtype {t.dtype}: finite differences on integers are "
                     "meaningless; pass floating-point tensors")
+            if t.device.type == "meta":
+                raise GradCheckError(
+                    f"tensor {i} is on the meta device: it has a shape but no values; "
+                    "materialise the model first (e.g. model.to_empty(device='cpu') and load "
+                    "its weights)")
         # One backup copy per tensor, made when the tensor is first perturbed: perturbations
         # are written in place and undone exactly from it. (NaN or inf in x shows up as a
         # non-finite f(x), which value() reports.)
@@ -360,6 +384,7 @@ class _TorchBackend(_Backend):
             g = self.grad_source(self.variable) if callable(self.grad_source) else \
                 self.grad_source
             grads = [g] if isinstance(g, torch.Tensor) else list(g)
+            _refuse_none(grads)
             return None, self.check_gradient([gi.detach() for gi in grads])
         flags = [t.requires_grad for t in self.tensors]
         try:
@@ -595,7 +620,9 @@ class _TorchBackend(_Backend):
         return self.dot(a, a)
 
     def to_numpy(self, a):
-        return a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        # NumPy has no bfloat16: widen it (exactly) to float32 first
+        return (a.float() if a.dtype == self.torch.bfloat16 else a).numpy()
 
     def scale(self, index):
         if index not in self._scales:
@@ -638,11 +665,17 @@ class _TensorflowBackend(_Backend):
             g = self.grad_source(self._argument()) if callable(self.grad_source) else \
                 self.grad_source
             grads = [g] if isinstance(g, (tf.Tensor, tf.Variable)) else list(g)
+            _refuse_none(grads)
             return None, self.check_gradient([tf.convert_to_tensor(gi) for gi in grads])
         with tf.GradientTape() as tape:
             for t in self.current:
                 tape.watch(t)
             out = self.f(self._argument())
+        if not isinstance(out, (tf.Tensor, tf.Variable)):
+            raise GradCheckError(
+                f"f returned a {'Python float' if isinstance(out, float) else type(out).__name__}"
+                ", which the GradientTape cannot differentiate (float(...) and .numpy() end "
+                "its record): return the TensorFlow tensor itself, or pass grad=")
         if tf.size(out) != 1:
             raise GradCheckError(f"f must return a scalar, got shape {tuple(out.shape)}; "
                                  "reduce it (e.g. tf.reduce_sum) or pass grad=")
@@ -696,19 +729,33 @@ class _TensorflowBackend(_Backend):
 def _backend(f: Callable, x: Any, grad: Any) -> _Backend:
     if not callable(f):
         raise GradCheckError(f"f must be a function of x, got {type(f).__name__}")
-    probe = x
-    if isinstance(x, (list, tuple)) and x and framework_of(x[0]) != "numpy":
-        probe = x[0]
-    elif not isinstance(x, (list, tuple, np.ndarray)) and hasattr(x, "__iter__") and \
+    if not isinstance(x, (list, tuple, np.ndarray)) and hasattr(x, "__iter__") and \
             not hasattr(x, "shape"):
         x = list(x)  # e.g. model.parameters()
-        probe = x[0] if x else x
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], tuple) and len(x[0]) == 2 \
+            and isinstance(x[0][0], str):
+        raise GradCheckError("x holds (name, tensor) pairs, as model.named_parameters() "
+                             "yields: pass list(model.parameters()), or [p for _, p in pairs]")
+    x = _without_keras_wrappers(x)
+    probe = x[0] if isinstance(x, (list, tuple)) and x and framework_of(x[0]) != "numpy" else x
     kind = framework_of(probe)
-    if kind == "torch":
-        return _TorchBackend(f, x, grad)
-    if kind == "tensorflow":
-        return _TensorflowBackend(f, x, grad)
-    return _NumpyBackend(f, x, grad)
+    backend = {"torch": _TorchBackend, "tensorflow": _TensorflowBackend}.get(
+        kind, _NumpyBackend)(f, x, grad)
+    backend.refuse_duplicates()
+    return backend
+
+
+def _without_keras_wrappers(x: Any) -> Any:
+    """Keras 3 variables (``model.trainable_variables``) wrap a tf.Variable: check that one.
+
+    They are not ``tf.Variable``s themselves, so TensorFlow's tape and assign would not see
+    them as such; their ``.value`` is the variable the layer reads.
+    """
+    def unwrap(v: Any) -> Any:
+        inner = getattr(v, "value", None) if type(v).__module__.startswith("keras") else None
+        return inner if inner is not None and framework_of(inner) == "tensorflow" else v
+
+    return [unwrap(v) for v in x] if isinstance(x, (list, tuple)) else unwrap(x)
 
 
 # --------------------------------------------------------------------------------------
@@ -939,6 +986,7 @@ def check_grad(
     # in the middle costs more than the check itself (as timeit, it pauses the collector).
     collecting = gc.isenabled()
     gc.disable()
+    backend = None
     try:
         backend = _backend(f, x, grad)
         if mode == "auto":
@@ -948,6 +996,8 @@ def check_grad(
         backend.fused_norms = backend.framework == "torch"
         return _check_directional(backend, int(directions), seed, rtol, int(rungs), value)
     finally:
+        if backend is not None:  # whatever f did (raised, returned NaN), x is as it was
+            backend.restore_all(range(len(backend.tensors)))
         if collecting:
             gc.enable()
 
@@ -1042,33 +1092,88 @@ def _check_full(backend: _Backend, rtol: float | None) -> GradCheckReport:
     if f0 is None:  # the value comes with an autodiff gradient, else from that evaluation
         f0 = backend.scalar(first) if first is not None else backend.value()
         evaluations = 1
-    numeric, noise, kinks = [], [], []
+    numeric, noise, steps, gaps = [], [], [], []
     for t in range(len(backend.tensors)):
         shape = backend.shape(t)
         base = backend.to_numpy(backend.original(t)).astype(np.float64)
-        est, bound = np.zeros(shape), np.zeros(shape)
+        est, bound, step, gap = (np.zeros(shape) for _ in range(4))
         for idx in np.ndindex(shape):
-            h = eps ** (1 / 3) * max(1.0, abs(float(base[idx])))
-            unit = np.zeros(shape)
-            unit[idx] = 1.0
-            direction = _like(backend, t, unit)
-            backend.set_perturbed(t, h, direction)
-            f_plus = backend.value()
-            backend.set_perturbed(t, -h, direction)
-            f_minus = backend.value()
-            backend.restore(t)
+            step[idx] = eps ** (1 / 3) * max(1.0, abs(float(base[idx])))
+            f_plus, f_minus = _pair(backend, t, idx, step[idx])
             evaluations += 2
-            est[idx] = (f_plus - f_minus) / (2 * h)
-            bound[idx] = 10 * eps * max(abs(f0), abs(f_plus), abs(f_minus)) / h  # round-off
-            # one-sided slopes differ by O(h) where f is smooth, by O(1) at a kink
-            jump = abs((f_plus - f0) - (f0 - f_minus)) / h
-            if jump > 1e3 * (eps ** (1 / 3)) * max(1.0, abs(est[idx])) and jump > 1e-6:
-                kinks.append((t, idx))
+            est[idx] = (f_plus - f_minus) / (2 * step[idx])
+            bound[idx] = 10 * eps * max(abs(f0), abs(f_plus), abs(f_minus)) / step[idx]
+            # how far apart the one-sided slopes are: f'' h where f is smooth
+            gap[idx] = abs((f_plus - f0) - (f0 - f_minus)) / step[idx]
         numeric.append(est)
         noise.append(bound)
+        steps.append(step)
+        gaps.append(gap)
     given = [backend.to_numpy(g).astype(np.float64) for g in grads]
+    kinks = []
+    # An entry that disagrees, or whose one-sided slopes differ by more than a smooth f
+    # explains easily, is measured again at half the step. Where f is smooth, the two central
+    # differences agree to O(h^2), and the gap between the one-sided slopes (f'' h) halves;
+    # the smaller step's difference replaces the first. At a kink at x the gap is the jump in
+    # slope whatever the step, and kinks within the step's reach make the two central
+    # differences disagree (their error is O(h), not O(h^2)). Either way f is not
+    # differentiable at the resolution of the step, and no finite difference can judge the
+    # gradient there: "inconclusive", never "failed". All thresholds are relative to the
+    # gradient's own entries, so none depends on the scale of f.
+    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
+    suspects = set(_disagreeing(given, numeric, noise, rtol))
+    for t, (g, n, gap, rn) in enumerate(zip(given, numeric, gaps, noise, strict=True)):
+        size = np.maximum(np.maximum(np.abs(g), np.abs(n)), 1e-3 * scale)
+        curved = (gap > 10 * rn) & (gap > 1e-3 * size)
+        suspects.update((t, tuple(idx)) for idx in np.argwhere(curved))
+    tolerances = _tolerances(given, numeric, noise, rtol)
+    for t, idx in sorted(suspects):
+        h, gap = steps[t][idx], gaps[t][idx]
+        f_plus2, f_minus2 = _pair(backend, t, idx, h / 2)
+        evaluations += 2
+        gap2 = abs((f_plus2 - f0) - (f0 - f_minus2)) / (h / 2)
+        estimate2 = (f_plus2 - f_minus2) / h
+        kink_at_x = gap > 10 * noise[t][idx] and gap2 > 0.75 * gap
+        unresolved = abs(estimate2 - numeric[t][idx]) > tolerances[t][idx]
+        if kink_at_x or unresolved:
+            kinks.append((t, idx))
+        else:
+            numeric[t][idx] = estimate2
+            noise[t][idx] *= 2
     passes = 1 if backend.grad_source is None or callable(backend.grad_source) else 0
     return _full_report(backend, given, numeric, kinks, rtol, evaluations, passes, noise=noise)
+
+
+def _pair(backend: _Backend, t: int, idx: tuple, h: float) -> tuple[float, float]:
+    """f at x + h e_idx and x - h e_idx (coordinate ``idx`` of tensor ``t``), then x again."""
+    unit = np.zeros(backend.shape(t))
+    unit[idx] = 1.0
+    direction = _like(backend, t, unit)
+    backend.set_perturbed(t, h, direction)
+    f_plus = backend.value()
+    backend.set_perturbed(t, -h, direction)
+    f_minus = backend.value()
+    backend.restore(t)
+    return f_plus, f_minus
+
+
+def _tolerances(given, numeric, noise, rtol) -> list[np.ndarray]:
+    """Per-entry tolerance of |gradient - central difference|.
+
+    Relative to each entry (``rtol``), plus a small share of the largest entry (so entries
+    near zero are not judged to more digits than the differences have), plus round-off. No
+    absolute floor: multiplying f by any constant multiplies every term by it, so the verdict
+    does not depend on the scale of the loss.
+    """
+    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
+    return [1e-8 * scale + rtol * np.maximum(np.abs(g), np.abs(n)) + rn
+            for g, n, rn in zip(given, numeric, noise, strict=True)]
+
+
+def _disagreeing(given, numeric, noise, rtol) -> list[tuple[int, tuple]]:
+    return [(t, idx) for t, (g, n, tol) in
+            enumerate(zip(given, numeric, _tolerances(given, numeric, noise, rtol), strict=True))
+            for idx in map(tuple, np.argwhere(np.abs(g - n) > tol))]
 
 
 def _like(backend: _Backend, t: int, array: np.ndarray) -> Any:
@@ -1084,16 +1189,18 @@ def _full_report(backend, given, numeric, kinks, rtol, evaluations, passes,
                  jacobian=False, noise=None) -> GradCheckReport:
     errors, rows = [], []
     noise = noise or [np.zeros_like(n) for n in numeric]
-    scale = max(max((float(np.max(np.abs(n))) for n in numeric if n.size), default=0.0), 1.0)
+    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
     unresolved = 0
     resolvable = 1e-3
-    for t, (g, n, rn) in enumerate(zip(given, numeric, noise, strict=True)):
+    tolerances = _tolerances(given, numeric, noise, rtol)
+    for t, (g, n, rn, tol) in enumerate(zip(given, numeric, noise, tolerances, strict=True)):
         err = np.abs(g - n)
         size = np.maximum(np.abs(g), np.abs(n))
-        tol = 1e-8 * scale + rtol * size + rn
         unresolved += int(np.sum(rn > resolvable * np.maximum(size, 1e-3 * scale)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: both exactly zero
+            ratio = np.where(err == 0, 0.0, err / tol)
         for idx in np.ndindex(err.shape):
-            rows.append((float(err[idx] / tol[idx]), t, idx, float(g[idx]), float(n[idx])))
+            rows.append((float(ratio[idx]), t, idx, float(g[idx]), float(n[idx])))
         errors.append(err)
     rows.sort(key=lambda r: -r[0])
     max_abs = max((float(e.max()) for e in errors if e.size), default=0.0)
@@ -1119,8 +1226,9 @@ def _full_report(backend, given, numeric, kinks, rtol, evaluations, passes,
                    f"differences; worst at {name(t, idx)}: {g:.10g} vs {n:.10g}{factor}")
     elif bad:
         verdict = "inconclusive"
-        summary = (f"f is not differentiable at x in {len(bad)} coordinate(s), e.g. "
-                   f"{name(bad[0][1], bad[0][2])}: its one-sided slopes differ")
+        summary = (f"f is not differentiable at x, or has kinks within the finite-difference "
+                   f"step, in {len(bad)} coordinate(s), e.g. {name(bad[0][1], bad[0][2])}: "
+                   "central differences cannot judge the gradient there")
     elif unresolved:
         verdict = "inconclusive"
         summary = (f"central differences in {backend.dtype} cannot resolve {unresolved} of "

@@ -200,7 +200,9 @@ def test_torch_auto_mode_is_full_for_small_models():
     _model, params, loss = mlp()
     report = check_grad(loss, params)
     assert report.mode == "full" and report.verdict == "passed"
-    assert report.evaluations == 2 * sum(p.numel() for p in params) + 0
+    n = sum(p.numel() for p in params)
+    # two per entry, and two more for the few measured again at half the step
+    assert 2 * n <= report.evaluations <= 2 * n + 2 * n // 100
 
 
 def test_torch_full_mode_on_a_single_tensor_names_the_worst_entry():
