@@ -326,6 +326,7 @@ def test_torch_cuda_tensors_stay_on_the_device():
 # ---------------------------------------------------------------- TensorFlow
 @pytest.fixture(scope="module")
 def tf():
+    pytest.importorskip("tensorflow")
     return helpers.import_tensorflow_quietly()
 
 

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 def tanh_net(params):
     W, b = params
-    x = torch.linspace(-1, 1, 12, dtype=torch.float64).reshape(4, 3)
+    x = torch.linspace(-1, 1, 12, dtype=torch.float64, device=W.device).reshape(4, 3)
     return torch.tanh(x @ W + b).square().sum()
 
 
@@ -83,17 +83,23 @@ def test_meta_tensors_are_refused():
         check_grad(lambda p: p.sum(), torch.zeros(3, device="meta"))
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device on this machine"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mode", ["full", "directional"])
-def test_bfloat16_is_judged_not_a_traceback(mode):
-    x = torch.linspace(-1, 1, 6, dtype=torch.bfloat16)
+def test_bfloat16_is_judged_not_a_traceback(mode, device):
+    x = torch.linspace(-1, 1, 6, dtype=torch.bfloat16, device=device)
     report = check_grad(lambda v: (v.float() ** 2).sum(), x, 2 * x, mode=mode)
     assert report.verdict in ("passed", "inconclusive"), str(report)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mode", ["full", "directional"])
 @pytest.mark.parametrize("failure", ["raises", "nan"])
-def test_parameters_are_restored_bit_for_bit_when_f_fails_half_way(mode, failure):
-    params = tanh_params()
+def test_parameters_are_restored_bit_for_bit_when_f_fails_half_way(mode, failure, device):
+    params = [p.to(device) for p in tanh_params()]
     before = [p.clone() for p in params]
     grads = autograd(tanh_net, params)
     calls = {"n": 0}
@@ -114,6 +120,7 @@ def test_parameters_are_restored_bit_for_bit_when_f_fails_half_way(mode, failure
 # ---------------------------------------------------------------- TensorFlow
 @pytest.fixture(scope="module")
 def tf():
+    pytest.importorskip("tensorflow")
     from helpers import import_tensorflow_quietly
 
     return import_tensorflow_quietly()
