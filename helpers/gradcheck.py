@@ -992,14 +992,37 @@ def check_grad(
         if mode == "auto":
             mode = "full" if backend.size <= FULL_MODE_LIMIT else "directional"
         if mode == "full":
-            return _check_full(backend, rtol)
-        backend.fused_norms = backend.framework == "torch"
-        return _check_directional(backend, int(directions), seed, rtol, int(rungs), value)
+            report = _check_full(backend, rtol)
+        else:
+            backend.fused_norms = backend.framework == "torch"
+            report = _check_directional(backend, int(directions), seed, rtol, int(rungs), value)
+        return report if report.verdict == "passed" else _unless_random(backend, report)
     finally:
         if backend is not None:  # whatever f did (raised, returned NaN), x is as it was
             backend.restore_all(range(len(backend.tensors)))
         if collecting:
             gc.enable()
+
+
+def _unless_random(backend: _Backend, report: GradCheckReport) -> GradCheckReport:
+    """A check that did not pass: first make sure f gives the same value twice at x.
+
+    A loss with dropout left on, or one that samples a batch inside f, changes between any
+    two evaluations; its finite differences measure the noise, not the slope, and would be
+    misread as a wrong gradient or a kink. Two more evaluations, on the failing path only.
+    """
+    first, second = (np.asarray(backend.to_numpy(out) if framework_of(out) != "numpy" else out,
+                                dtype=np.float64) for out in (backend.call_f(), backend.call_f()))
+    report.evaluations += 2
+    if np.array_equal(first, second, equal_nan=True):
+        return report
+    gave = (f"{float(first.reshape(()))!r} and {float(second.reshape(()))!r}" if first.size == 1
+            else "different values")
+    report.verdict = "inconclusive"
+    report.summary = (f"f is not deterministic: two evaluations at the same x gave {gave}; turn "
+                      "randomness off inside f (model.eval() for dropout, a fixed batch, a "
+                      "fixed seed) and check again")
+    return report
 
 
 def _precision(backend: _Backend, rtol: float | None) -> tuple[float, float, float]:

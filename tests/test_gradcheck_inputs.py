@@ -117,6 +117,21 @@ def test_parameters_are_restored_bit_for_bit_when_f_fails_half_way(mode, failure
     assert all(torch.equal(p, q) for p, q in zip(params, before, strict=True))
 
 
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_dropout_left_on_is_named_as_randomness_not_as_a_wrong_gradient(mode):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(8, 1)).double()
+    x = torch.randn(16, 4, dtype=torch.float64)
+    report = check_grad(lambda _: model(x).square().mean(), list(model.parameters()),
+                        mode=mode)
+    assert report.verdict == "inconclusive" and "not deterministic" in report.summary
+    assert "model.eval()" in report.summary
+    model.eval()
+    assert check_grad(lambda _: model(x).square().mean(), list(model.parameters()),
+                      mode=mode).verdict == "passed"
+
+
 # ---------------------------------------------------------------- TensorFlow
 @pytest.fixture(scope="module")
 def tf():
