@@ -220,9 +220,11 @@ class _Backend:
             raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
                                  "a gradient check needs a real-valued loss")
         if array.size != 1:
-            raise GradCheckError(
-                f"f must return a scalar here, but returned shape {array.shape}: reduce it "
-                "(e.g. .sum()) or use mode='full', which checks the whole Jacobian")
+            hint = ("mode='full' checks the whole Jacobian of a NumPy f" if self.framework ==
+                    "numpy" else "for a vector-valued f, check a weighted sum u . f(x) with a "
+                    "random u: its gradient is the vector-Jacobian product u^T J")
+            raise GradCheckError(f"f must return a scalar here, but returned shape "
+                                 f"{array.shape}: reduce it (e.g. .sum()), or {hint}")
         value = float(array.reshape(()))
         if not math.isfinite(value):
             raise GradCheckError(f"f returned {value} at the point being checked: a gradient "

@@ -78,6 +78,14 @@ def test_a_gradient_of_none_is_refused_with_what_to_pass():
         check_grad(tanh_net, params, grads)
 
 
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_a_vector_valued_torch_f_is_told_what_it_can_check(mode):
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    with pytest.raises(GradCheckError, match=r"u \. f\(x\)") as error:
+        check_grad(lambda v: v.sin(), x, torch.cos(x), mode=mode)
+    assert "mode='full'" not in str(error.value)  # the advice that does not apply to torch
+
+
 def test_meta_tensors_are_refused():
     with pytest.raises(GradCheckError, match="meta device"):
         check_grad(lambda p: p.sum(), torch.zeros(3, device="meta"))
