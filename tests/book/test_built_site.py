@@ -352,6 +352,7 @@ def test_appendix_shows_each_verdict():
         assert f"gradient check {verdict}" in text
     assert "per-tensor checks locate it in tensor 1" in text
     assert "GradCheckError: gradient of tensor 0 has shape (3, 1)" in text
+    assert "f is not deterministic: two evaluations at the same x gave" in text
     scales = re.findall(r"loss x (\S+): right gradient (\w+), doubled gradient (\w+)", text)
     assert [s[0] for s in scales] == ["1e-12", "1", "1e+08"]
     assert all(s[1:] == ("passed", "failed") for s in scales), scales
