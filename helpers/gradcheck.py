@@ -957,8 +957,10 @@ def check_grad(
     """Check the gradient of ``f`` at ``x`` against finite differences.
 
     ``x`` is a NumPy array, a torch tensor or a list of them (e.g.
-    ``list(model.parameters())``), or a TensorFlow tensor/variable or a list of them; ``f`` is
-    called with ``x`` as given. ``grad`` is the gradient to check: a function of ``x``, or the
+    ``list(model.parameters())``), or a TensorFlow tensor/variable or a list of them (Keras 3
+    variables, ``model.trainable_variables``, are checked through the tf.Variable they wrap);
+    ``f`` is called with ``x`` as given, and ``x`` is left exactly as it was, whatever ``f``
+    does. ``grad`` is the gradient to check: a function of ``x``, or the
     gradient itself (an array, or a list of tensors like ``x``). Left out, the gradient is
     computed by autodiff (PyTorch autograd, TensorFlow ``GradientTape``); NumPy needs it given.
 
