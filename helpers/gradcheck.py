@@ -213,9 +213,13 @@ class _Backend:
     def value(self) -> float:
         return self.scalar(self.call_f())
 
+    def output_array(self, out: Any) -> np.ndarray:
+        """``f``'s output, from whichever framework, as a NumPy array."""
+        return np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
+
     def scalar(self, out: Any) -> float:
         """``f``'s output as one finite float, or a GradCheckError saying what it was."""
-        array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
+        array = self.output_array(out)
         if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
             raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
                                  "a gradient check needs a real-valued loss")
@@ -1015,8 +1019,8 @@ def _unless_random(backend: _Backend, report: GradCheckReport) -> GradCheckRepor
     two evaluations; its finite differences measure the noise, not the slope, and would be
     misread as a wrong gradient or a kink. Two more evaluations, on the failing path only.
     """
-    first, second = (np.asarray(backend.to_numpy(out) if framework_of(out) != "numpy" else out,
-                                dtype=np.float64) for out in (backend.call_f(), backend.call_f()))
+    first, second = (backend.output_array(backend.call_f()).astype(np.float64)
+                     for _ in range(2))
     report.evaluations += 2
     if np.array_equal(first, second, equal_nan=True):
         return report
@@ -1147,13 +1151,13 @@ def _check_full(backend: _Backend, rtol: float | None) -> GradCheckReport:
     # differentiable at the resolution of the step, and no finite difference can judge the
     # gradient there: "inconclusive", never "failed". All thresholds are relative to the
     # gradient's own entries, so none depends on the scale of f.
-    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
-    suspects = set(_disagreeing(given, numeric, noise, rtol))
+    scale = _largest_entry(given, numeric)
+    tolerances = _tolerances(given, numeric, noise, rtol)
+    suspects = set(_disagreeing(given, numeric, tolerances))
     for t, (g, n, gap, rn) in enumerate(zip(given, numeric, gaps, noise, strict=True)):
         size = np.maximum(np.maximum(np.abs(g), np.abs(n)), 1e-3 * scale)
         curved = (gap > 10 * rn) & (gap > 1e-3 * size)
         suspects.update((t, tuple(idx)) for idx in np.argwhere(curved))
-    tolerances = _tolerances(given, numeric, noise, rtol)
     for t, idx in sorted(suspects):
         h, gap = steps[t][idx], gaps[t][idx]
         f_plus2, f_minus2 = _pair(backend, t, idx, h / 2)
@@ -1192,14 +1196,18 @@ def _tolerances(given, numeric, noise, rtol) -> list[np.ndarray]:
     absolute floor: multiplying f by any constant multiplies every term by it, so the verdict
     does not depend on the scale of the loss.
     """
-    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
+    scale = _largest_entry(given, numeric)
     return [1e-8 * scale + rtol * np.maximum(np.abs(g), np.abs(n)) + rn
             for g, n, rn in zip(given, numeric, noise, strict=True)]
 
 
-def _disagreeing(given, numeric, noise, rtol) -> list[tuple[int, tuple]]:
-    return [(t, idx) for t, (g, n, tol) in
-            enumerate(zip(given, numeric, _tolerances(given, numeric, noise, rtol), strict=True))
+def _largest_entry(given, numeric) -> float:
+    """The largest |entry| of the gradient or its estimate: the scale every threshold uses."""
+    return max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
+
+
+def _disagreeing(given, numeric, tolerances) -> list[tuple[int, tuple]]:
+    return [(t, idx) for t, (g, n, tol) in enumerate(zip(given, numeric, tolerances, strict=True))
             for idx in map(tuple, np.argwhere(np.abs(g - n) > tol))]
 
 
@@ -1216,7 +1224,7 @@ def _full_report(backend, given, numeric, kinks, rtol, evaluations, passes,
                  jacobian=False, noise=None) -> GradCheckReport:
     errors, rows = [], []
     noise = noise or [np.zeros_like(n) for n in numeric]
-    scale = max((float(np.max(np.abs(a))) for a in [*given, *numeric] if a.size), default=0.0)
+    scale = _largest_entry(given, numeric)
     unresolved = 0
     resolvable = 1e-3
     tolerances = _tolerances(given, numeric, noise, rtol)

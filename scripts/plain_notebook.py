@@ -33,6 +33,7 @@ syntax in a chapter is converted on purpose rather than leaked to students.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -227,6 +228,7 @@ def _citation(keys: Sequence[str], style: str, page: Path) -> str:
     return f"[{'; '.join(parts)}]" if style == "p" else " and ".join(parts)
 
 
+@functools.cache  # one parse of references.bib per run, not one per citation
 def _bibliography() -> dict[str, tuple[str, str, str]]:
     from pybtex.database import parse_file
 
