@@ -27,7 +27,8 @@ import helpers
 BUGS = ["entry doubled", "sign flip in one tensor", "missing factor 1/2", "transposed weight"]
 
 
-def make_problem(n_target: float, dtype, device, batch: int, seed: int = 0):
+def make_problem(n_target: float, dtype, device, batch: int, seed: int = 0,
+                 activation=torch.tanh):
     """A one-hidden-layer MLP with about n_target parameters: N = D*D + 2D + 1."""
     d = max(2, int(math.sqrt(n_target)))
     g = torch.Generator(device=device).manual_seed(seed)
@@ -40,7 +41,7 @@ def make_problem(n_target: float, dtype, device, batch: int, seed: int = 0):
     params = [w1, b1, w2, b2]
 
     def loss(ps):
-        hidden = torch.tanh(X @ ps[0].T + ps[1])
+        hidden = activation(X @ ps[0].T + ps[1])
         return ((hidden @ ps[2].T + ps[3] - y) ** 2).mean()
 
     return params, loss

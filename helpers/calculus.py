@@ -15,7 +15,9 @@ import numpy as np
 
 __all__ = [
     "as_float64",
+    "balanced_step",
     "central_difference",
+    "central_pairs",
     "linear_approximation",
     "loglog_slope",
     "numerical_gradient",
@@ -96,13 +98,11 @@ def numerical_gradient(f: ScalarFunction, x: Any, h: float = 1e-6) -> np.ndarray
     """
     _check_callable(f)
     x = as_float64(x)
-    grad = np.empty_like(x)
-    basis = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        basis[index] = 1.0
-        grad[index] = central_difference(f, x, basis, h)
-        basis[index] = 0.0
-    return grad
+    if not h > 0:
+        raise ValueError(f"step h must be positive, got {h}")
+    plus, minus = central_pairs(lambda index, step: _scalar_value(f, _moved(x, index, step)),
+                                x.shape, h)
+    return (plus - minus) / (2 * h)
 
 
 def numerical_jacobian(f: Callable[[np.ndarray], Any], x: Any, h: float = 1e-6) -> np.ndarray:
@@ -124,14 +124,51 @@ def numerical_jacobian(f: Callable[[np.ndarray], Any], x: Any, h: float = 1e-6) 
     if not h > 0:
         raise ValueError(f"step h must be positive, got {h}")
     out_shape = as_float64(f(x), "f(x)").shape
-    jacobian = np.empty(out_shape + x.shape)
-    basis = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        basis[index] = h
-        plus, minus = as_float64(f(x + basis), "f(x + h)"), as_float64(f(x - basis), "f(x - h)")
-        jacobian[(..., *index)] = (plus - minus) / (2 * h)
-        basis[index] = 0.0
+    plus, minus = central_pairs(
+        lambda index, step: as_float64(f(_moved(x, index, step)), "f(x + h e_i)"), x.shape, h)
+    # central_pairs puts x's axes first; a Jacobian has a row per output
+    jacobian = np.moveaxis((plus - minus) / (2 * h), tuple(range(x.ndim)),
+                           tuple(range(len(out_shape), len(out_shape) + x.ndim)))
     return jacobian if out_shape else jacobian.reshape((1, *x.shape))
+
+
+def central_pairs(evaluate: Callable[[tuple, float], Any], shape: tuple, steps: Any
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    r"""f at :math:`x + h_i e_i` and at :math:`x - h_i e_i`, for every coordinate i of x.
+
+    This is the one loop behind every central difference in ``helpers``: the two functions
+    above, and ``check_grad``'s full mode, which moves x in place instead of copying it.
+    ``evaluate(index, h)`` returns f (a number or an array) at x moved by ``h`` in coordinate
+    ``index``; ``steps`` is one step, or an array of ``shape`` with a step per coordinate.
+    Returns ``(plus, minus)``, each of shape ``shape + f's shape``.
+    """
+    steps = np.broadcast_to(np.asarray(steps, dtype=np.float64), shape)
+    plus = minus = None
+    for index in np.ndindex(shape):
+        up = np.asarray(evaluate(index, float(steps[index])), dtype=np.float64)
+        down = np.asarray(evaluate(index, -float(steps[index])), dtype=np.float64)
+        if plus is None:
+            plus, minus = np.empty(shape + up.shape), np.empty(shape + up.shape)
+        plus[index], minus[index] = up, down
+    if plus is None:  # x has no entries
+        return np.empty(shape), np.empty(shape)
+    return plus, minus
+
+
+def balanced_step(epsilon: float, scale: float = 1.0) -> float:
+    r"""The step that balances a central difference's two errors: :math:`\epsilon^{1/3}` s.
+
+    Truncation grows like :math:`h^2` and round-off like :math:`\epsilon |f| / h`; their sum
+    is smallest near :math:`h = \epsilon^{1/3}` in units of the scale ``s`` on which f varies
+    with x. This is ``check_grad``'s step policy, in both of its modes.
+    """
+    return epsilon ** (1 / 3) * scale
+
+
+def _moved(x: np.ndarray, index: tuple, h: float) -> np.ndarray:
+    moved = x.copy()
+    moved[index] = x[index] + h
+    return moved
 
 
 def linear_approximation(f: ScalarFunction, grad: Callable[[np.ndarray], Any], x0: Any,

@@ -1,0 +1,212 @@
+"""Gradient checks that stay trustworthy from ten parameters to a billion.
+
+``check_grad(f, x, grad=None)`` compares a gradient (given, or computed by the framework's
+autodiff) with finite differences of ``f``, for NumPy arrays, PyTorch tensors (one tensor, a
+list such as ``list(model.parameters())``, or a module), TensorFlow tensors or variables (or
+a Keras model). A vector-valued ``f`` has its Jacobian checked.
+
+Two modes, chosen by size unless asked for:
+
+* ``"full"`` (``full.py``): a central difference for every coordinate (and every output).
+  Exact about *where* a gradient is wrong; costs ``2 N`` evaluations.
+* ``"directional"`` (``directional.py``): a Taylor ladder along a few seeded random
+  directions, at three evaluations of f per direction whatever N is. Parameters are moved in
+  place and restored exactly; the direction is drawn piece by piece and never stored. On
+  failure, the same check per tensor says which tensor is wrong.
+
+The package: ``report.py`` (what a check found), ``backend.py`` (the interface the checks
+use, which never names a framework), one module per framework, and ``torch_fast.py`` (the
+PyTorch path for large N). Finite differences share one loop and one step policy with
+``helpers.calculus``.
+
+Why not the frameworks' own checkers: ``torch.autograd.gradcheck`` builds the full Jacobian
+(``2 N`` evaluations), and its fast mode's tolerance grows with ``N`` so that at ``N >= 1e5``
+it passes gradients with an entry doubled; ``tf.test.compute_gradient`` builds both Jacobians;
+``jax.test_util.check_grads`` uses a fixed step ``1e-4`` whatever the dtype. None reports a rate
+or tells a round-off floor from a wrong gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from helpers.gradcheck.backend import Backend, VectorOutput, backend_for
+from helpers.gradcheck.directional import Judge, check_directional
+from helpers.gradcheck.full import check_full
+from helpers.gradcheck.report import (
+    Direction,
+    Entry,
+    GradCheckError,
+    GradCheckReport,
+    TensorVerdict,
+)
+
+__all__ = ["Direction", "Entry", "GradCheckError", "GradCheckReport", "TensorVerdict",
+           "check_grad"]
+
+FULL_MODE_LIMIT = 2_000  # coordinates; above this "auto" picks the directional mode
+# Relative error of grad . v accepted in float64. The float64 noise floor of a right
+# gradient is 1e-10 to 1e-9 (measured by benchmarks/gradcheck_reliability.py); a tolerance of
+# 1e-8 leaves a margin of ten over it and catches errors a hundred times smaller than 1e-6.
+DIRECTIONAL_RTOL = 1e-8
+FULL_RTOL = 1e-6  # per entry, relative to the entry
+
+
+def check_grad(
+    f: Callable,
+    x: Any,
+    grad: Any = None,
+    *,
+    mode: str = "auto",
+    directions: int = 1,
+    seed: int = 0,
+    rtol: float | None = None,
+    rungs: int = 3,
+    value: float | None = None,
+) -> GradCheckReport:
+    """Check the gradient of ``f`` at ``x`` against finite differences.
+
+    ``x`` is a NumPy array; a torch tensor, a list of them (e.g.
+    ``list(model.parameters())``) or a module (its trainable parameters); a TensorFlow
+    tensor or variable, a list of them, or a Keras model (Keras 3 variables, as in
+    ``model.trainable_variables``, are checked through the tf.Variable they wrap). ``f`` is
+    called with ``x`` as given, and ``x`` is left exactly as it was, whatever ``f`` does.
+    ``grad`` is the gradient to check: a function of ``x``, or the gradient itself (an array,
+    or a list of tensors like ``x``). Left out, the gradient is computed by autodiff (PyTorch
+    autograd, TensorFlow ``GradientTape``); NumPy needs it given.
+
+    If ``f`` returns an array of shape S rather than a number, ``grad`` is its Jacobian (shape
+    S + x.shape, per tensor). The full mode checks every entry; the directional mode checks
+    the vector-Jacobian product ``u^T J`` for a random ``u``, as the gradient of ``u . f``.
+
+    ``mode`` is ``"full"``, ``"directional"`` or ``"auto"`` (full up to 2,000 coordinates).
+    ``directions`` and ``rungs`` set the size of the directional check (``rungs``
+    evaluations of ``f`` per direction), ``seed`` makes it reproducible, and ``rtol`` is the
+    relative error accepted (default in float64: 1e-8 of ``grad . v`` in the directional
+    mode, 1e-6 per entry in the full mode; lower precisions are judged only when the
+    measurement can resolve a 1e-4 error, else the verdict is "inconclusive"). ``value`` is
+    ``f(x)`` when the caller already has it alongside a given gradient, which saves one
+    evaluation.
+
+    Returns a :class:`GradCheckReport`; raises :class:`GradCheckError` for bad input.
+
+    >>> report = check_grad(lambda x: (x**2).sum(), np.array([1.0, -2.0]), lambda x: 2 * x)
+    >>> report.verdict, report.mode
+    ('passed', 'full')
+    >>> check_grad(lambda x: (x**2).sum(), np.array([1.0, -2.0]), lambda x: x).verdict
+    'failed'
+    """
+    if mode not in ("auto", "full", "directional"):
+        raise GradCheckError(f"mode must be 'auto', 'full' or 'directional', got {mode!r}")
+    if int(directions) != directions or directions < 1:
+        raise GradCheckError(f"directions must be a positive integer, got {directions}")
+    if int(rungs) != rungs or rungs < 2:  # two rungs give one rate and one Richardson estimate
+        raise GradCheckError(f"rungs must be an integer of at least 2, got {rungs}")
+    if value is not None and not math.isfinite(float(value)):
+        raise GradCheckError(f"value={value} is not a finite number")
+    backend = backend_for(f, x, grad)
+    with backend.session():
+        try:
+            if mode == "auto":
+                mode = "full" if backend.size <= FULL_MODE_LIMIT else "directional"
+            settings = dict(mode=mode, directions=int(directions), seed=seed, rtol=rtol,
+                            rungs=int(rungs), value=value)
+            try:
+                report = _check(backend, **settings)
+            except VectorOutput as vector:
+                report = _check_vector(backend, x, vector.shape, **settings)
+            return report if report.passed else _unless_random(backend, report)
+        finally:  # whatever f did (raised, returned NaN), x is as it was
+            backend.restore_all(range(len(backend.tensors)))
+
+
+def _passes(backend: Backend) -> int:
+    """Gradient computations: autodiff or a function of x, once; an array costs nothing."""
+    return 1 if backend.grad_source is None or callable(backend.grad_source) else 0
+
+
+def _judge(backend: Backend, rtol: float | None) -> Judge:
+    if backend.dtype == "float64":
+        return Judge(DIRECTIONAL_RTOL if rtol is None else rtol, resolvable=1e-3)
+    return Judge(1e-3 if rtol is None else rtol, resolvable=1e-4)
+
+
+def _check(backend: Backend, mode, directions, seed, rtol, rungs, value) -> GradCheckReport:
+    evaluations = 0
+    if backend.grad_source is not None:  # f(x) first: it also tells a vector-valued f
+        if value is None:
+            f0 = backend.value()
+            evaluations = 1
+        else:
+            f0 = float(value)
+        _, grads = backend.value_and_gradient()
+    else:
+        f0, grads = backend.value_and_gradient()
+    if mode == "full":
+        given = _finite([backend.to_numpy(g).astype(np.float64) for g in grads])
+        return check_full(backend, np.array(f0), given, _full_rtol(backend, rtol), evaluations,
+                          _passes(backend), jacobian=False)
+    return check_directional(backend, f0, grads, _passes(backend), evaluations, directions,
+                             seed, _judge(backend, rtol), rungs)
+
+
+def _full_rtol(backend: Backend, rtol: float | None) -> float:
+    return rtol if rtol is not None else FULL_RTOL if backend.dtype == "float64" else 1e-3
+
+
+def _finite(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    for i, a in enumerate(arrays):
+        if not np.all(np.isfinite(a)):
+            raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
+    return arrays
+
+
+def _check_vector(backend: Backend, x: Any, shape: tuple[int, ...], mode, directions, seed,
+                  rtol, rungs, value) -> GradCheckReport:
+    """A vector-valued f: its whole Jacobian (full mode), or the gradient of u . f(x) for a
+    seeded random u, which is the vector-Jacobian product u^T J (directional mode)."""
+    backend.output_shape = shape
+    if mode == "full":
+        f0 = backend.evaluate()
+        jacobians = _finite(backend.jacobian(shape))
+        return check_full(backend, f0, jacobians, _full_rtol(backend, rtol), 1,
+                          _passes(backend), jacobian=True)
+    u = np.random.default_rng([seed, 7]).standard_normal(shape)
+    grad = None
+    if backend.grad_source is not None:
+        jacobians = _finite(backend.jacobian(shape))
+        grad = [backend.from_numpy(i, np.tensordot(u, j, axes=len(shape)))
+                for i, j in enumerate(jacobians)]
+    inner = backend_for(lambda v: backend.weighted_sum(backend.f(v), u), x, grad)
+    with inner.session():
+        try:
+            report = _check(inner, "directional", directions, seed, rtol, rungs, None)
+        finally:
+            inner.restore_all(range(len(inner.tensors)))
+    report.summary = (f"u . f(x) for a random u (f returns shape {shape}; its gradient is the "
+                      f"vector-Jacobian product u^T J): {report.summary}")
+    return report
+
+
+def _unless_random(backend: Backend, report: GradCheckReport) -> GradCheckReport:
+    """A check that did not pass: first make sure f gives the same value twice at x.
+
+    A loss with dropout left on, or one that samples a batch inside f, changes between any
+    two evaluations; its finite differences measure the noise, not the slope, and would be
+    misread as a wrong gradient or a kink. Two more evaluations, on the failing path only.
+    """
+    first, second = (backend.evaluate() for _ in range(2))
+    report.evaluations += 2
+    if np.array_equal(first, second, equal_nan=True):
+        return report
+    gave = (f"{float(first.reshape(()))!r} and {float(second.reshape(()))!r}" if first.size == 1
+            else "different values")
+    report.verdict = "inconclusive"
+    report.summary = (f"f is not deterministic: two evaluations at the same x gave {gave}; turn "
+                      "randomness off inside f (model.eval() for dropout, a fixed batch, a "
+                      "fixed seed) and check again")
+    return report

@@ -1,0 +1,261 @@
+"""The directional check: a Taylor ladder along a few random directions, at any N.
+
+Along a direction v the remainder ``r(h) = f(x + h v) - f(x) - h grad.v`` shrinks like
+``h**2`` when the gradient is right and like ``h`` when it is wrong. Three rungs (h, h/2,
+h/4) give two Richardson estimates of the error of ``grad . v``; their spread measures what
+truncation leaves, so the tolerance rests on what was measured, not on an assumption.
+
+A ladder that does not pass is *scrutinised* before any verdict: the mirrored steps
+``x - h v`` are measured too, and the step is halved until central differences settle.
+Their even part ``(f(x+hv) + f(x-hv))/2 - f(x)`` shrinks by exactly 4 per halving where f is
+smooth; what it does instead measures the kinks the steps cross (a ReLU switching, |x_i|
+passing 0), and that amount is added to the uncertainty. So a wrong gradient fails, a kink
+gives "inconclusive" (or passes once the steps are small enough to cross none), and steps
+too large for f (parameters far from zero) shrink until they fit.
+
+Invariances, by construction: every tolerance is relative to grad . v, so scaling f scales
+nothing; steps are in units of each tensor's spread, so scaling x or shifting it by a
+constant gives the same ladder (up to rounding).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from helpers.calculus import balanced_step
+from helpers.gradcheck.backend import Backend
+from helpers.gradcheck.report import (
+    Direction,
+    GradCheckReport,
+    TensorVerdict,
+    describe_ratio,
+    format_rates,
+)
+
+MAX_HALVINGS = 24  # the scrutiny stops earlier, when round-off would swamp a 1e-3 error
+
+
+@dataclass
+class Ladder:
+    """What was measured along one direction (restricted to some tensors)."""
+
+    index: int
+    gv: float  # the gradient being checked, along v
+    typical: float  # the size grad . v has for such a direction: sqrt(sum (|g_i| s_i)^2)
+    steps: list[float]
+    values: list[float]  # f(x + h v) per step
+    estimate: float = 0.0  # finite differences' grad . v
+    uncertainty: float = 0.0
+    evaluations: int = 0
+    verdict: str = ""
+    note: str = ""
+    mirrored: list[float] = field(default_factory=list)  # f(x - h v) per step, when measured
+
+    @property
+    def scale(self) -> float:
+        return max(self.typical, abs(self.gv), abs(self.estimate), 1e-300)
+
+    @property
+    def relative_error(self) -> float:
+        return abs(self.estimate - self.gv) / self.scale
+
+    @property
+    def resolution(self) -> float:
+        return self.uncertainty / self.scale
+
+    def remainders(self, f0: float) -> list[float]:
+        return [fh - f0 - h * self.gv for fh, h in zip(self.values, self.steps, strict=False)]
+
+    def record(self, f0: float) -> Direction:
+        r = self.remainders(f0)
+        rates = [math.log2(abs(a) / abs(b)) if a != 0 and b != 0 else math.nan
+                 for a, b in itertools.pairwise(r)]
+        return Direction(index=self.index, grad_dot_v=self.gv, numeric_dot_v=self.estimate,
+                         relative_error=self.relative_error, resolution=self.resolution,
+                         steps=self.steps[:len(r)], remainders=r, rates=rates,
+                         verdict=self.verdict, note=self.note)
+
+
+@dataclass
+class Judge:
+    """passed / failed / inconclusive from an error and the uncertainty of its measurement."""
+
+    rtol: float
+    resolvable: float  # a measurement coarser than this (relative) judges nothing
+
+    def __call__(self, error: float, resolution: float) -> str:
+        if resolution > self.resolvable:
+            return "inconclusive"
+        return "failed" if error > max(self.rtol, 3 * resolution) else "passed"
+
+
+def check_directional(backend: Backend, f0: float, grads: list, gradient_passes: int,
+                      evaluations: int, directions: int, seed: int, judge: Judge,
+                      rungs: int) -> GradCheckReport:
+    eps = backend.epsilon
+    # 4x the balanced step: the Richardson combination cancels the h^2 term, so a longer
+    # step, with less round-off, costs no accuracy
+    h0 = 4 * balanced_step(eps)
+    every = list(range(len(backend.tensors)))
+    ladders = []
+    for k in range(directions):
+        ladder = measure(backend, f0, grads, every, seed, k, h0, rungs, judge)
+        evaluations += ladder.evaluations
+        ladders.append(ladder)
+    verdicts = {ladder.verdict for ladder in ladders}
+    tensors: list[TensorVerdict] = []
+    if "failed" in verdicts:
+        worst = max((x for x in ladders if x.verdict == "failed"),
+                    key=lambda x: x.relative_error)
+        verdict, summary = "failed", describe_failure(worst, f0)
+        if len(every) > 1:  # localise: the same check, one tensor at a time
+            for i in every:
+                one = measure(backend, f0, grads, [i], seed, worst.index, h0, rungs, judge)
+                evaluations += one.evaluations
+                ratio = one.gv / one.estimate if one.estimate and one.verdict == "failed" \
+                    else None
+                tensors.append(TensorVerdict(i, backend.shape(i), one.verdict,
+                                             one.relative_error, ratio))
+            bad = [t.index for t in tensors if t.verdict == "failed"]
+            if bad:
+                summary += (f"; per-tensor checks locate it in tensor{'s' if len(bad) > 1 else ''}"
+                            f" {', '.join(map(str, bad))}")
+    elif verdicts == {"passed"}:
+        verdict = "passed"
+        error = max(x.relative_error for x in ladders)
+        resolution = max(x.resolution for x in ladders)
+        summary = (f"grad.v agrees with finite differences to {error:.1e} (relative; "
+                   f"resolution {resolution:.0e}) along {len(ladders)} random "
+                   f"direction{'s' if len(ladders) > 1 else ''}; remainder rates "
+                   f"{format_rates(ladders[0].record(f0).rates)}")
+    else:
+        verdict = "inconclusive"
+        notes = [x.note for x in ladders if x.note]
+        summary = notes[0] if notes else (
+            f"finite differences in {backend.dtype} cannot resolve the gradient (uncertainty "
+            f"{max(x.resolution for x in ladders):.1e} relative)" + (
+                f"; check in float64: {backend.float64_hint}" if backend.dtype != "float64"
+                else ""))
+    return GradCheckReport(
+        verdict=verdict, mode="directional", framework=backend.framework, size=backend.size,
+        dtype=backend.dtype, summary=summary, evaluations=evaluations,
+        gradient_passes=gradient_passes, directions=[x.record(f0) for x in ladders],
+        tensors=tensors, steps=[h0 * backend.scale(i) for i in every])
+
+
+def measure(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: int,
+            index: int, h0: float, rungs: int, judge: Judge) -> Ladder:
+    """One direction: the ladder, its verdict, and the scrutiny of a ladder that did not
+    pass; x is restored exactly before this returns or raises."""
+    steps = [h0 / 2**k for k in range(rungs)]
+    try:
+        gv = backend.displace(ids, seed, index, steps[0], grads)
+        typical = math.sqrt(sum(backend.gradient_square_norms[i] * backend.scale(i) ** 2
+                                for i in ids))
+        ladder = Ladder(index, gv, typical, steps, [backend.value()])
+        for _ in steps[1:]:
+            backend.rescale(ids, 0.5)
+            ladder.values.append(backend.value())
+        ladder.evaluations = rungs
+        _richardson(ladder, f0, backend, ids)
+        ladder.verdict = judge(ladder.relative_error, ladder.resolution)
+        if ladder.verdict != "passed":
+            scrutinise(backend, f0, ladder, ids, judge)
+    finally:
+        backend.restore_all(ids)
+    return ladder
+
+
+def _noise(backend: Backend, f0: float, values: Sequence[float], ids: Sequence[int],
+           h: float) -> float:
+    """How far round-off can move a slope measured with step h: the rounding of f's values
+    (eps |f|) and of x + h v itself (eps |x_i| per entry, weighted by the gradient)."""
+    eps = backend.epsilon
+    in_x = math.sqrt(sum(backend.gradient_square_norms[i] * backend.magnitude(i) ** 2
+                         for i in ids))
+    return 8 * eps * (max(abs(f0), *map(abs, values)) + in_x) / h
+
+
+def _richardson(ladder: Ladder, f0: float, backend: Backend, ids: Sequence[int]) -> None:
+    """The error of grad . v from the forward rungs, and how well it is known.
+
+    r(h) = d h + c h^2 + e h^3 + ..., so (4 r(h/2) - r(h)) / h = d - e h^2 / 2 + ..., where d
+    is (true directional derivative) - grad . v. With three or more rungs, successive
+    estimates differ by 3/4 of the leftover of the first: their spread bounds it. With two,
+    the leftover is bounded by 1% of the curvature term c h = r(h) / h."""
+    r, steps = ladder.remainders(f0), ladder.steps
+    estimates = [(4 * r[k + 1] - r[k]) / steps[k] for k in range(len(r) - 1)]
+    truncation = abs(estimates[-1] - estimates[-2]) if len(estimates) > 1 else \
+        0.01 * abs(r[0]) / steps[0]
+    ladder.estimate = ladder.gv + estimates[-1]
+    ladder.uncertainty = _noise(backend, f0, ladder.values, ids, steps[-1]) + truncation
+
+
+def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
+               judge: Judge) -> None:
+    """Central differences at the ladder's steps and, while they have not settled, at half
+    the step, until the evidence decides or round-off would swamp a 1e-3 error.
+
+    Runs while x is still displaced by the smallest step; mirrors it first (-h, -2h, ...).
+    """
+    steps = ladder.steps
+    backend.rescale(ids, -1.0)  # x0 + h v -> x0 - h v
+    mirrored = [backend.value()]
+    for k in range(len(steps) - 1, 0, -1):
+        backend.rescale(ids, steps[k - 1] / steps[k])
+        mirrored.insert(0, backend.value())
+    ladder.evaluations += len(mirrored)
+    ladder.mirrored = mirrored  # x is now at x0 - steps[0] v
+    position = -steps[0]
+    kinks, persisting = 0.0, 0
+    for k in range(MAX_HALVINGS + len(steps)):
+        if k >= len(steps):  # a new, smaller step: both sides
+            h = steps[-1] / 2
+            backend.rescale(ids, h / position)
+            ladder.values.append(backend.value())
+            backend.rescale(ids, -1.0)
+            ladder.mirrored.append(backend.value())
+            position = -h
+            steps.append(h)
+            ladder.evaluations += 2
+        if k < 1:
+            continue
+        slopes = [(p - m) / (2 * s) for p, m, s in
+                  zip(ladder.values[k - 1:k + 1], ladder.mirrored[k - 1:k + 1],
+                      steps[k - 1:k + 1], strict=True)]
+        even = [(p + m) / 2 - f0 for p, m in
+                zip(ladder.values[k - 1:k + 1], ladder.mirrored[k - 1:k + 1], strict=True)]
+        # smooth: even part c h^2 + O(h^4), so E(2h) - 4 E(h) = O(h^4); a kink crossed (or
+        # at x) leaves a term of order (slope jump) x h
+        last, kinks = kinks, abs(even[0] - 4 * even[1]) / steps[k - 1]
+        # a kink *at* x shows at every step alike; crossed ones fade as the step shrinks
+        persisting = persisting + 1 if kinks > 0.7 * last > 0 else 0
+        estimate = (4 * slopes[1] - slopes[0]) / 3  # Richardson: error O(h^4)
+        noise = _noise(backend, f0, ladder.values[k - 1:k + 1] + ladder.mirrored[k - 1:k + 1],
+                       ids, steps[k])
+        truncation = abs(slopes[1] - slopes[0]) / 3
+        ladder.estimate = estimate
+        ladder.uncertainty = 2 * noise + truncation + kinks
+        verdict = judge(ladder.relative_error, ladder.resolution)
+        if verdict != "inconclusive" and (verdict == "failed" or kinks <= noise or
+                                          ladder.resolution < judge.rtol):
+            ladder.verdict, ladder.note = verdict, ""
+            return
+        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 3:
+            break  # a smaller step would only be worse, or would meet the same kink
+    ladder.verdict = "inconclusive"
+    if kinks > noise and kinks >= 0.5 * ladder.uncertainty:
+        ladder.note = ("f is not differentiable along this direction near x: its even part "
+                       "does not scale like h^2 at any step, as where the steps cross kinks "
+                       "(a ReLU switching, |t| at 0)")
+
+
+def describe_failure(ladder: Ladder, f0: float) -> str:
+    rates = format_rates(ladder.record(f0).rates)
+    return (f"the gradient is {describe_ratio(ladder.gv, ladder.estimate)} along direction "
+            f"{ladder.index} (grad.v = {ladder.gv:.6g}, finite differences give "
+            f"{ladder.estimate:.6g}); remainder rates {rates}, where a right gradient gives 2")
+
