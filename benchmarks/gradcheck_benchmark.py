@@ -112,10 +112,11 @@ def peak_memory_during(fn, device):
     return result, peak[0] - base
 
 
-def bare_check(params, loss):
+def bare_check(params, loss, rungs=3):
     """What any directional check that perturbs in place and restores exactly must do, and
-    nothing more: gradient, backup, one Gaussian direction, grad . v, two perturbed
-    evaluations, restore. check_grad's own overhead shows against it."""
+    nothing more: gradient, backup, one Gaussian direction, grad . v, ``rungs`` perturbed
+    evaluations (check_grad's default: three, whose spread measures truncation), restore.
+    check_grad's own overhead shows against it."""
     ps = [p.detach().requires_grad_(True) for p in params]
     grads = torch.autograd.grad(loss(ps), ps)
     with torch.no_grad():
@@ -128,9 +129,10 @@ def bare_check(params, loss):
         for p, v in zip(params, directions, strict=True):
             p.add_(v, alpha=1e-5)
         values = [float(loss(params))]
-        for p, b in zip(params, backups, strict=True):
-            p.lerp_(b, 0.5)
-        values.append(float(loss(params)))
+        for _ in range(rungs - 1):
+            for p, b in zip(params, backups, strict=True):
+                p.lerp_(b, 0.5)
+            values.append(float(loss(params)))
         for p, b in zip(params, backups, strict=True):
             p.copy_(b)
     return gv, values

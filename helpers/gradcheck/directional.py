@@ -162,7 +162,9 @@ def measure(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: 
         ladder.evaluations = rungs
         _richardson(ladder, f0, backend, ids)
         ladder.verdict = judge(ladder.relative_error, ladder.resolution)
-        if ladder.verdict != "passed":
+        # a pass at a resolution ten times coarser than rtol (kinks crossed, steps too long
+        # for f) is looked at as closely as a failure
+        if ladder.verdict != "passed" or ladder.resolution > 10 * judge.rtol:
             scrutinise(backend, f0, ladder, ids, judge)
     finally:
         backend.restore_all(ids)
@@ -210,7 +212,7 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
     ladder.evaluations += len(mirrored)
     ladder.mirrored = mirrored  # x is now at x0 - steps[0] v
     position = -steps[0]
-    kinks, persisting = 0.0, 0
+    kinks, persisting, failing = 0.0, 0, None
     for k in range(MAX_HALVINGS + len(steps)):
         if k >= len(steps):  # a new, smaller step: both sides
             h = steps[-1] / 2
@@ -240,14 +242,20 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
         ladder.estimate = estimate
         ladder.uncertainty = 2 * noise + truncation + kinks
         verdict = judge(ladder.relative_error, ladder.resolution)
-        if verdict != "inconclusive" and (verdict == "failed" or kinks <= noise or
-                                          ladder.resolution < judge.rtol):
+        # A failure counts when two successive levels see the same error: a wrong gradient's
+        # error does not depend on the step; what kinks do to a difference does.
+        previous, failing = failing, (estimate if verdict == "failed" else None)
+        if failing is not None and previous is not None and \
+                abs(failing - previous) <= 0.1 * abs(failing - ladder.gv):
+            ladder.verdict, ladder.note = "failed", ""
+            return
+        if verdict == "passed" and (kinks <= noise or ladder.resolution < judge.rtol):
             ladder.verdict, ladder.note = verdict, ""
             return
-        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 3:
+        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 6:
             break  # a smaller step would only be worse, or would meet the same kink
     ladder.verdict = "inconclusive"
-    if kinks > noise and kinks >= 0.5 * ladder.uncertainty:
+    if kinks > noise and kinks >= truncation:
         ladder.note = ("f is not differentiable along this direction near x: its even part "
                        "does not scale like h^2 at any step, as where the steps cross kinks "
                        "(a ReLU switching, |t| at 0)")

@@ -353,9 +353,13 @@ def test_appendix_shows_each_verdict():
     assert "per-tensor checks locate it in tensor 1" in text
     assert "GradCheckError: gradient of tensor 0 has shape (3, 1)" in text
     assert "f is not deterministic: two evaluations at the same x gave" in text
-    scales = re.findall(r"loss x (\S+): right gradient (\w+), doubled gradient (\w+)", text)
-    assert [s[0] for s in scales] == ["1e-12", "1", "1e+08"]
-    assert all(s[1:] == ("passed", "failed") for s in scales), scales
+    rows = re.findall(r"^(.+?)\s+full: right (\w+), doubled (\w+); +directional: right (\w+), "
+                      r"doubled (\w+)$", text, re.M)
+    assert [r[0] for r in rows] == ["as it is", "loss x 1e-12", "x in units 1e6 smaller",
+                                    "x shifted by 1e4"], rows
+    assert all(r[1:] == ("passed", "failed", "passed", "failed") for r in rows), rows
+    assert "u . f(x)" not in text or "u^T J" in text
+    assert "all 25 Jacobian entries agree" in text and "Jacobian entries disagree" in text
 
 
 COURSE = ROOT / "_build" / "course" / "_build" / "html"
