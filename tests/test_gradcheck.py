@@ -198,9 +198,16 @@ def test_torch_planted_bugs_fail_and_are_localised(bug):
     assert bad == expected
 
 
-def test_torch_auto_mode_is_full_for_small_models():
+def test_auto_mode_picks_full_only_where_it_is_cheaper():
     _model, params, loss = mlp()
-    report = check_grad(loss, params)
+    assert check_grad(loss, params).mode == "directional"  # 2 N evaluations would cost more
+    tiny = check_grad(lambda v: (v**2).sum(), torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert tiny.mode == "full" and tiny.verdict == "passed"
+
+
+def test_torch_full_mode_on_a_small_model():
+    _model, params, loss = mlp()
+    report = check_grad(loss, params, mode="full")
     assert report.mode == "full" and report.verdict == "passed"
     n = sum(p.numel() for p in params)
     # two per entry, and two more for the few measured again at half the step

@@ -29,6 +29,7 @@ or tells a round-off floor from a wrong gradient.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,12 @@ from helpers.gradcheck.report import (
 __all__ = ["Direction", "Entry", "GradCheckError", "GradCheckReport", "TensorVerdict",
            "check_grad"]
 
-FULL_MODE_LIMIT = 2_000  # coordinates; above this "auto" picks the directional mode
+FULL_MODE_LIMIT = 2_000  # coordinates; above this "auto" never picks the full mode
+# What each mode costs beyond evaluating f, measured on this machine's CPU with a trivial f
+# (benchmarks/gradcheck_benchmark.py): ~20 us per coordinate in the full mode, ~0.2 ms per
+# call in the directional mode. "auto" picks the full mode only where it is cheaper.
+FULL_COST_PER_ENTRY = 20e-6
+DIRECTIONAL_COST = 200e-6
 # Relative error of grad . v accepted in float64, below which only the measured resolution
 # decides (an error must exceed three times it to fail). A right gradient's error is 1e-10
 # to 1e-9 of grad . v in float64, and its measured resolution 1e-9 to 3e-9 (both from
@@ -84,7 +90,9 @@ def check_grad(
     S + x.shape, per tensor). The full mode checks every entry; the directional mode checks
     the vector-Jacobian product ``u^T J`` for a random ``u``, as the gradient of ``u . f``.
 
-    ``mode`` is ``"full"``, ``"directional"`` or ``"auto"`` (full up to 2,000 coordinates).
+    ``mode`` is ``"full"``, ``"directional"`` or ``"auto"``: the full mode where its ``2 N``
+    evaluations take less time than the directional check (for a cheap f, up to about ten
+    coordinates), else the directional mode.
     ``directions`` and ``rungs`` set the size of the directional check (``rungs``
     evaluations of ``f`` per direction), ``seed`` makes it reproducible, and ``rtol`` is the
     relative error accepted (default in float64: 1e-9 of ``grad . v`` in the directional
@@ -112,8 +120,6 @@ def check_grad(
     backend = backend_for(f, x, grad)
     with backend.session():
         try:
-            if mode == "auto":
-                mode = "full" if backend.size <= FULL_MODE_LIMIT else "directional"
             settings = dict(mode=mode, directions=int(directions), seed=seed, rtol=rtol,
                             rungs=int(rungs), value=value)
             try:
@@ -137,22 +143,37 @@ def _judge(backend: Backend, rtol: float | None) -> Judge:
 
 
 def _check(backend: Backend, mode, directions, seed, rtol, rungs, value) -> GradCheckReport:
-    evaluations = 0
+    evaluations, start = 0, time.perf_counter()
     if backend.grad_source is not None:  # f(x) first: it also tells a vector-valued f
-        if value is None:
-            f0 = backend.value()
+        if value is None or (mode == "auto" and backend.size <= FULL_MODE_LIMIT):
+            f0 = backend.value()  # (timed, for "auto", even where value= is given)
             evaluations = 1
         else:
             f0 = float(value)
+        one_evaluation = time.perf_counter() - start
         _, grads = backend.value_and_gradient()
     else:
         f0, grads = backend.value_and_gradient()
+        # a forward+backward pass costs about three evaluations (Griewank & Walther)
+        one_evaluation = (time.perf_counter() - start) / 3
+    if mode == "auto":
+        mode = _cheaper_mode(backend, one_evaluation, rungs)
     if mode == "full":
         given = _finite([backend.to_numpy(g).astype(np.float64) for g in grads])
         return check_full(backend, np.array(f0), given, _full_rtol(backend, rtol), evaluations,
                           _passes(backend), jacobian=False)
     return check_directional(backend, f0, grads, _passes(backend), evaluations, directions,
                              seed, _judge(backend, rtol), rungs)
+
+
+def _cheaper_mode(backend: Backend, one_evaluation: float, rungs: int) -> str:
+    """The mode that costs less time here: the full mode's 2 N evaluations, or the
+    directional mode's few evaluations and its fixed overhead."""
+    if backend.size > FULL_MODE_LIMIT:
+        return "directional"
+    full = backend.size * (2 * one_evaluation + FULL_COST_PER_ENTRY)
+    directional = (rungs + 2) * one_evaluation + DIRECTIONAL_COST
+    return "full" if full <= directional else "directional"
 
 
 def _full_rtol(backend: Backend, rtol: float | None) -> float:
@@ -171,8 +192,11 @@ def _check_vector(backend: Backend, x: Any, shape: tuple[int, ...], mode, direct
     """A vector-valued f: its whole Jacobian (full mode), or the gradient of u . f(x) for a
     seeded random u, which is the vector-Jacobian product u^T J (directional mode)."""
     backend.output_shape = shape
+    start = time.perf_counter()
+    f0 = backend.evaluate()
+    if mode == "auto":
+        mode = _cheaper_mode(backend, time.perf_counter() - start, rungs)
     if mode == "full":
-        f0 = backend.evaluate()
         jacobians = _finite(backend.jacobian(shape))
         return check_full(backend, f0, jacobians, _full_rtol(backend, rtol), 1,
                           _passes(backend), jacobian=True)
@@ -188,6 +212,7 @@ def _check_vector(backend: Backend, x: Any, shape: tuple[int, ...], mode, direct
             report = _check(inner, "directional", directions, seed, rtol, rungs, None)
         finally:
             inner.restore_all(range(len(inner.tensors)))
+    report.evaluations += 1  # f(x), which told the vector from a scalar
     report.summary = (f"u . f(x) for a random u (f returns shape {shape}; its gradient is the "
                       f"vector-Jacobian product u^T J): {report.summary}")
     return report
