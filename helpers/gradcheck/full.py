@@ -77,9 +77,9 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
 
 
 def _wider_look(backend, t, entry, h, f0, noise, size, tolerance):
-    """Lengthen the step (x8 at a time, up to 5% of the tensor's spread) until round-off no longer swamps the difference;
-    keep it where a difference with half that step agrees (truncation still small):
-    ((estimate, its noise), evaluations), or (None, evaluations)."""
+    """Lengthen the step (x8 at a time, up to 5% of the tensor's spread) until round-off no
+    longer swamps the difference; keep it where a difference with half that step agrees
+    (truncation still small): ((estimate, its noise), evaluations), or (None, evaluations)."""
     used, longest = 0, 0.05 * backend.scale(t)  # a step stays small beside x's own spread
     while 8 * h <= longest:
         h, noise = 8 * h, noise / 8
