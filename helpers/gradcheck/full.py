@@ -10,6 +10,8 @@ is measured again with the step halved, until two central differences agree. Whe
 smooth they soon do (their error is O(h^2)); at a kink at x the one-sided slopes differ by the
 jump whatever the step, and kinks within reach of the step keep the estimates moving.
 Either way no finite difference can judge the gradient there: "inconclusive", never "failed".
+Where f is nearly flat along a coordinate at this step (round-off would swamp a 1e-3 error),
+the step is lengthened instead, up to 5% of the tensor's spread.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
             if settled is None:
                 kinks.add((t, row))
             else:
-                numeric[t][row] = settled
+                numeric[t][row], noise[t][row] = settled
     # Entries that round-off swamps (f nearly flat along them at this step): longer steps
     for t, (h, _, _) in enumerate(steps):
         size = np.maximum(np.maximum(np.abs(given[t]), np.abs(numeric[t])), 1e-3 * scale)
@@ -117,8 +119,9 @@ def _central(backend, t, shape, h, entry=None):
 
 
 def _second_look(backend, t, entry, h, f0, gap, estimate, tolerance, noise):
-    """Halve the step until two central differences agree: (the estimate, evaluations), or
-    (None, evaluations) where f has a kink at x or within reach of the steps."""
+    """Halve the step until two central differences agree: ((the estimate, its noise),
+    evaluations), or (None, evaluations) where f has a kink at x or within reach of the
+    steps."""
     used = 0
     for _ in range(HALVINGS):
         h /= 2
@@ -131,7 +134,7 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, tolerance, noise):
         if np.any((gap > 10 * noise) & (new_gap > 0.75 * gap)):
             return None, used  # the one-sided slopes differ by a jump: a kink at x
         if np.all(np.abs(smaller - estimate) <= tolerance + noise):
-            return smaller, used
+            return (smaller, noise), used
         estimate, gap = smaller, new_gap
         if np.all(noise > tolerance):
             break

@@ -192,26 +192,26 @@ class TorchBackend(Backend):
         return self.backups[index]
 
     def statistics(self):
-        """Each tensor's standard deviation and RMS, estimated from at most 65,536 evenly spaced
-        entries (a step size needs no more; a full pass costs as much as a copy), for all
-        tensors in a few operations (at small N, the number of operations is the cost)."""
+        """Each tensor's standard deviation and RMS, estimated from at most 65,536 evenly
+        spaced entries (a step size needs no more; a full pass costs as much as a copy), in
+        float64 and a few multi-tensor operations (at small N, their number is the cost)."""
         torch = self.torch
         samples = []
         for x in self.tensors:
             x = x.detach().reshape(-1)
             stride = x.numel() // 2**16
-            samples.append((x[::stride] if stride > 1 else x).to("cpu", torch.float64))
-        counts = torch.tensor([s.numel() for s in samples], dtype=torch.float64)
-        values = torch.cat(samples)
-        owner = torch.repeat_interleave(torch.arange(len(samples)), counts.long())
-        mean = torch.zeros(len(samples), dtype=torch.float64).index_add_(0, owner, values)
-        mean /= counts.clamp(min=1)
-        square = torch.zeros(len(samples), dtype=torch.float64).index_add_(
-            0, owner, (values - mean[owner]) ** 2)
-        spread = (square / counts.clamp(min=1)).sqrt()
-        rms = (spread**2 + mean**2).sqrt()
-        return [(float(s) if n > 1 else 0.0, float(m))
-                for s, m, n in zip(spread.tolist(), rms.tolist(), counts.tolist(), strict=True)]
+            samples.append((x[::stride] if stride > 1 else x).to(torch.float64))
+        sums = torch.stack([s.sum() for s in samples]).tolist()
+        squares = torch.stack(torch._foreach_norm(samples)).tolist()
+        out = []
+        for sample, total, norm in zip(samples, sums, squares, strict=True):
+            n = max(sample.numel(), 1)
+            mean, mean_square = total / n, norm * norm / n
+            # E[x^2] - E[x]^2 in float64: exact enough for a step size even when the entries
+            # sit far from zero (1e4 + O(1) keeps eight digits of the spread)
+            out.append((math.sqrt(max(mean_square - mean * mean, 0.0)) if n > 1 else 0.0,
+                        math.sqrt(mean_square)))
+        return out
 
     def direction(self, ids, seed, index):
         """The (unscaled) direction over tensors ``ids``, drawn whole: {tensor: v}."""
