@@ -31,6 +31,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers.grading.variants import VARIANT_TEMPLATE, book_variant, render
 from scripts.generated import ROOT, toc_files, write_or_check
 from scripts.plain_notebook import plain_cells, target_numbers
 
@@ -126,6 +127,9 @@ def as_ipynb(source: Path, glued: dict[str, str], numbers: dict[str, str]) -> st
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [colab_cell(), *plain_cells(page.cells, source.relative_to(ROOT), glued,
                                                  title_of, numbers)]
+    chapter = page.metadata.get("grading", {}).get("chapter")
+    if chapter:
+        fill_in_variant(notebook.cells, book_variant(chapter)["params"])
     # What Jupyter itself writes on save, so that opening and saving a twin changes nothing:
     # the kernelspec (from the page) and the language_info that the book's kernel reports
     # (its Python version included: the book pins Python 3.11, and CI runs the same build).
@@ -137,6 +141,15 @@ def as_ipynb(source: Path, glued: dict[str, str], numbers: dict[str, str]) -> st
     for number, cell in enumerate(notebook.cells):
         cell.id = f"cell-{number}"  # stable ids: random ones would change on every run
     return nbformat.writes(notebook) + "\n"
+
+
+def fill_in_variant(cells: list[nbformat.NotebookNode], params: dict) -> None:
+    """Exercise statements with the book's numbers; each keeps its template in its
+    metadata, from which a course notebook is rendered with a student's own numbers."""
+    for cell in cells:
+        if cell.cell_type == "markdown" and "{{" in cell.source:
+            cell.metadata[VARIANT_TEMPLATE] = cell.source
+            cell.source = render(cell.source, params)
 
 
 def answer_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:

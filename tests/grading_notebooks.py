@@ -20,7 +20,7 @@ def notebook(tmp_path: Path, name: str, chapter: str = "ch1", first_cell: str = 
     for cell in nb.cells:
         for question, code in (answers or {}).items():
             if "answer" in cell.metadata.get("tags", []) and (
-                    f"def {question}(" in cell.source or cell.source.startswith(f"{question} =")):
+                    f"def {question}(" in cell.source or f"\n{question} =" in f"\n{cell.source}"):
                 cell.source = code
     if first_cell:
         nb.cells.insert(1, nbformat.v4.new_code_cell(first_cell))

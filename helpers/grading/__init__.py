@@ -23,5 +23,6 @@ comes back; expected values and hidden cases stay in the grader.
 
 from helpers.grading.checker import Checker
 from helpers.grading.compare import compare
+from helpers.grading.variants import book_variant
 
-__all__ = ["Checker", "compare"]
+__all__ = ["Checker", "book_variant", "compare"]

@@ -1,7 +1,11 @@
-"""Command line: check one notebook, grade many, or regenerate the public expected answers.
+"""Command line: check one notebook, grade many, run a course, or regenerate the public
+expected answers.
 
     python -m helpers.grading check exercises/01_partial_derivatives.ipynb
     python -m helpers.grading grade --out grades.csv submissions/*.ipynb
+    python -m helpers.grading course init COURSE_DIR --roster roster.csv
+    python -m helpers.grading course notebooks COURSE_DIR --out notebooks/
+    python -m helpers.grading grade --course COURSE_DIR --out grades.csv submissions/*.ipynb
     python -m helpers.grading expected
 """
 
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from helpers.grading import public
 from helpers.grading.checker import check_notebook
+from helpers.grading.course import CourseError
 from helpers.grading.grade import Grader, GradingError, reference_answers
 from helpers.grading.questions import QUESTIONS
 from helpers.grading.runner import Limits
@@ -41,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=60.0,
                        help="seconds for running a notebook's cells, all together (default: "
                             "60); reading each answer then has 10 s of its own")
+    grade.add_argument("--course", type=Path, metavar="COURSE_DIR",
+                       help="grade each submission against its student's own variant (from "
+                            "the file name <id>__... or the folder), and flag mismatches")
     grade.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="run submissions without the bubblewrap sandbox (where it is "
                             "missing, e.g. macOS): a submission can then read the reference "
@@ -50,9 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, default=Path("autograder.zip"))
     export.add_argument("--chapter", choices=sorted(QUESTIONS), action="append",
                         help="a chapter to grade (repeat it; default: every chapter)")
+    export.add_argument("--course", type=Path, metavar="COURSE_DIR",
+                        help="grade each student against their own variant (the roster's "
+                             "'email' column, or its 'id', names them on Gradescope)")
     export.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="grade without bubblewrap there (if Gradescope's container "
                              "cannot create namespaces); the feedback says so")
+    course = sub.add_parser("course", help="per-student variants: a course directory kept "
+                                           "outside the book, and each student's notebooks")
+    course_sub = course.add_subparsers(dest="course_command", required=True)
+    init = course_sub.add_parser("init", help="create a course directory: a secret, the "
+                                              "roster, a file for your own hidden cases")
+    init.add_argument("folder", type=Path, metavar="COURSE_DIR")
+    init.add_argument("--roster", type=Path, required=True,
+                      help="CSV with an 'id' column (letters, digits, . @ + -)")
+    notebooks = course_sub.add_parser("notebooks", help="write one exercise notebook per "
+                                                        "student and chapter")
+    notebooks.add_argument("folder", type=Path, metavar="COURSE_DIR")
+    notebooks.add_argument("--out", type=Path, required=True, help="folder to write into")
+    notebooks.add_argument("--chapter", choices=sorted(QUESTIONS), action="append",
+                           help="a chapter (repeat it; default: every chapter)")
     sub.add_parser("expected", help="regenerate helpers/grading/public_expected.json from "
                                     "the reference solutions")
     return parser
@@ -69,19 +94,24 @@ def _clean(value: object) -> object:
     return text if len(text) <= MAX_FIELD else text[:MAX_FIELD - 15] + " ... (cut)"
 
 
-def _write_csv(results, path: Path, sandbox: str) -> None:
-    """Write the grades at once: a temporary file beside the target, renamed over it."""
+def _write_csv(results, path: Path, sandbox: str, with_course: bool = False) -> None:
+    """Write the grades at once: a temporary file beside the target, renamed over it. With
+    a course, two more columns: the student graded, and the flags (a notebook that looks
+    like someone else's, or edited)."""
     names = sorted({q for r in results for q in r.points}, key=lambda q: int(q[1:]))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    course_header = ["student", "flags"] if with_course else []
     try:
         with temporary.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["submission", "chapter", *names, "total", "max", "sandbox",
-                             "messages"])
+            writer.writerow(["submission", *course_header, "chapter", *names, "total", "max",
+                             "sandbox", "messages"])
             for r in results:
+                course_fields = [r.student, " | ".join(r.flags)] if with_course else []
                 writer.writerow([_clean(v) for v in (
-                    r.submission, r.chapter, *(r.points.get(n, "") for n in names), r.total,
-                    r.maximum, sandbox, " | ".join(r.messages))])
+                    r.submission, *course_fields, r.chapter,
+                    *(r.points.get(n, "") for n in names), r.total, r.maximum, sandbox,
+                    " | ".join(r.messages))])
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -99,15 +129,39 @@ def _summary(results) -> str:
         for name in names:
             values = [r.points[name] for r in graded if name in r.points]
             lines.append(f"  {name}: mean {sum(values) / len(values):.2f} points")
+    for r in results:
+        if r.flags:
+            lines.append(f"  FLAGGED {r.submission} ({r.student}): {' | '.join(r.flags)}")
     problems = [r for r in results if not r.maximum]
     for r in problems:
         lines.append(f"  not graded: {r.submission}: {' | '.join(r.messages)}")
     return "\n".join(lines)
 
 
+def _course(args) -> int:
+    from helpers.grading import course
+    from helpers.grading.grade import ROOT
+
+    if args.course_command == "init":
+        made = course.init(args.folder, args.roster)
+        print(f"created {made.folder} for {len(made.students)} students: keep it private "
+              f"(its {course.COURSE_FILE} holds the secret every notebook is made from); add "
+              f"your own hidden cases to {made.folder / course.HIDDEN_FILE}")
+        return 0
+    made = course.Course.load(args.folder)
+    grader = Grader(course=made)
+    written = course.write_notebooks(made, grader, args.out, args.chapter or sorted(QUESTIONS),
+                                     ROOT)
+    print(f"wrote {len(written)} notebooks to {args.out} ({len(made.students)} students x "
+          f"{len(written) // max(len(made.students), 1)} chapters), named <id>__<notebook>")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "course":
+            return _course(args)
         if args.command == "expected":
             answers = {chapter: reference_answers(chapter, hidden=False, limits=Limits(),
                                                   sandboxed=False)
@@ -119,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {public.PUBLIC_EXPECTED}")
             return 0
         if args.command == "gradescope":
+            from helpers.grading.course import Course
             from helpers.grading.gradescope import build
 
-            build(args.out, args.chapter, sandboxed=not args.unsafe_no_sandbox)
+            build(args.out, args.chapter, sandboxed=not args.unsafe_no_sandbox,
+                  course=Course.load(args.course) if args.course else None)
             print(f"wrote {args.out}: upload it as the autograder of a Gradescope "
                   "programming assignment (its setup.sh installs Python and bubblewrap)")
             return 0
@@ -135,16 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         for path in missing:
             print(f"warning: {path} is not a regular file; it gets a row with a message",
                   file=sys.stderr)
+        from helpers.grading.course import Course
+
         grader = Grader(chapter=args.chapter, limits=Limits(cells_seconds=args.timeout),
-                        sandboxed=not args.unsafe_no_sandbox)
+                        sandboxed=not args.unsafe_no_sandbox,
+                        course=Course.load(args.course) if args.course else None)
         results = grader.grade_all(args.submissions, jobs=args.jobs,
                                    progress=sys.stderr.isatty())
         _write_csv(results, args.out, "NONE (--unsafe-no-sandbox)" if args.unsafe_no_sandbox
-                   else "bubblewrap")
+                   else "bubblewrap", with_course=args.course is not None)
         print(_summary(results))
         print(f"wrote {args.out}")
         return 0
-    except GradingError as error:
+    except (GradingError, CourseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

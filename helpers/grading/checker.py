@@ -10,6 +10,7 @@ from helpers.grading.answers import evaluate
 from helpers.grading.compare import compare
 from helpers.grading.encoding import decode
 from helpers.grading.questions import Question, chapter_questions
+from helpers.grading.variants import read_variant
 
 
 def feedback(chapter: str, question: Question, answers: list,
@@ -40,6 +41,24 @@ def feedback(chapter: str, question: Question, answers: list,
     return question.points * passed / total, "; ".join(messages)
 
 
+def expected_for(chapter: str, question: Question, the_variant, package: dict
+                 ) -> tuple[dict, str | None]:
+    """What to check a question against: the package's public answers (the book's own
+    variant), or those a course notebook's ``VARIANT`` carries for its own numbers; and a
+    message instead where neither applies."""
+    if question.draw is None or not isinstance(the_variant, dict) or \
+            the_variant.get("seed", 0) == 0:
+        return package, None
+    if the_variant.get("chapter") != chapter:
+        return package, (f"VARIANT is for {the_variant.get('chapter')!r}, not {chapter}: run "
+                         "this notebook's own variant cell")
+    carried = the_variant.get("public", {})
+    if question.name not in carried or "salt" not in carried:
+        return package, ("your variant carries no public answer for this question; it is "
+                         "checked when your notebook is graded")
+    return {"salt": carried["salt"], chapter: {question.name: carried[question.name]}}, None
+
+
 class Checker:
     """``check = Checker("ch1")`` then ``check("q1")`` after answering question 1."""
 
@@ -58,8 +77,13 @@ class Checker:
             return
         question = self.questions[name]
         namespace = sys._getframe(1).f_globals  # the notebook's variables
-        answers = evaluate(namespace, name, question.kind, question.cases())
-        self.results[name] = feedback(self.chapter, question, answers, self.expected)
+        expected, problem = expected_for(self.chapter, question, namespace.get("VARIANT"),
+                                         self.expected)
+        if problem:
+            self.results[name] = (None, problem)
+        else:
+            answers = evaluate(namespace, name, question.kind, question.cases())
+            self.results[name] = feedback(self.chapter, question, answers, expected)
         print(f"{name}: {self.results[name][1]}")
 
     def score(self) -> None:
@@ -97,9 +121,12 @@ def check_notebook(path, chapter: str | None = None) -> tuple[float, float, list
                            sandboxed=False)
     if "fatal" in outcome:
         return 0.0, 0.0, [outcome["fatal"]]
-    expected, lines, points, maximum = public.load(), [], 0.0, 0.0
+    package, lines, points, maximum = public.load(), [], 0.0, 0.0
+    the_variant = read_variant(json.loads(data))
     for question in questions:
-        got, text = feedback(chapter, question, outcome["answers"][question.name], expected)
+        expected, problem = expected_for(chapter, question, the_variant, package)
+        got, text = (None, problem) if problem else feedback(
+            chapter, question, outcome["answers"][question.name], expected)
         lines.append(f"{question.name}: {text}")
         if got is not None:
             points, maximum = points + got, maximum + question.points

@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.grading import public as public_answers
 from helpers.grading.compare import compare
 from helpers.grading.encoding import decode
 from helpers.grading.questions import QUESTIONS, Question, chapter_questions
 from helpers.grading.runner import Limits, run_notebook
 from helpers.grading.sandbox import SandboxUnavailable, probe
+from helpers.grading.variants import book_variant, mismatches, variant, with_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -36,6 +38,8 @@ class Result:
     points: dict[str, float] = field(default_factory=dict)
     maximum: float = 0.0
     messages: list[str] = field(default_factory=list)
+    student: str = ""  # with a course: whose variant it was graded against
+    flags: list[str] = field(default_factory=list)  # with a course: why it looks not theirs
 
     @property
     def total(self) -> float:
@@ -100,12 +104,16 @@ def read_submission(path: Path) -> bytes:
         os.close(fd)
 
 
-def reference_answers(chapter: str, hidden: bool, limits: Limits,
-                      sandboxed: bool = True) -> dict[str, list]:
-    """Expected answers: the reference solution, run exactly as a submission is."""
+def reference_answers(chapter: str, hidden: bool, limits: Limits, sandboxed: bool = True,
+                      the_variant: dict | None = None,
+                      cases: dict[str, list] | None = None) -> dict[str, list]:
+    """Expected answers: the reference solution, run exactly as a submission is, with the
+    variant's cell (default: the book's own) and on ``cases`` (default: the book's)."""
     questions = chapter_questions(chapter)
-    result = run_notebook(notebook_bytes(solution_path(chapter)), questions,
-                          all_cases(chapter, hidden), limits, sandboxed)
+    notebook, _ = with_variant(json.loads(notebook_bytes(solution_path(chapter))),
+                               the_variant or book_variant(chapter))
+    result = run_notebook(json.dumps(notebook).encode(), questions,
+                          cases or all_cases(chapter, hidden), limits, sandboxed)
     if "fatal" in result or result["cell_errors"]:
         raise GradingError(f"the reference solution of {chapter} fails: "
                            f"{result.get('fatal') or result['cell_errors']}")
@@ -152,11 +160,14 @@ class Grader:
 
     def __init__(self, chapter: str | None = None, hidden: bool = True,
                  limits: Limits | None = None, sandboxed: bool = True,
-                 references: dict[str, dict] | None = None):
-        """``references`` (chapter -> {"cases", "expected"}), when given, replaces running
-        the reference solutions: an exported autograder carries them, not solutions/."""
+                 references: dict[str, dict] | None = None, course=None):
+        """``references`` (chapter, or "chapter/seed" for a student's variant -> {"cases",
+        "expected"}), when given, replaces running the reference solutions: an exported
+        autograder carries them, not solutions/. ``course`` (a :class:`Course`, or an
+        exported autograder's record of one) grades each submission against the variant of
+        the student who submitted it."""
         self.chapter, self.hidden, self.limits = chapter, hidden, limits or Limits()
-        self.sandboxed, self.references = sandboxed, references
+        self.sandboxed, self.references, self.course = sandboxed, references, course
         if sandboxed:
             try:
                 with tempfile.TemporaryDirectory(prefix="grading-probe-") as folder:
@@ -165,27 +176,60 @@ class Grader:
                 raise GradingError(str(error)) from None
         self._expected: dict[str, dict] = {}
         self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     def cases(self, chapter: str) -> dict[str, list]:
-        if self.references is not None:
-            return self._referenced(chapter)["cases"]
-        return all_cases(chapter, self.hidden)
+        """Every case of a chapter: the book's public and hidden ones, and the course's."""
+        if self.references is not None:  # every variant of a chapter has the same cases
+            key = next((k for k in sorted(self.references) if k.split("/")[0] == chapter),
+                       chapter)
+            return self._referenced(key)["cases"]
+        cases = all_cases(chapter, self.hidden)
+        extra = self.course.hidden.get(chapter, {}) if self.course is not None else {}
+        for name, more in extra.items():
+            if name not in cases:
+                raise GradingError(f"the course's hidden cases name {chapter} {name}, which "
+                                   f"does not exist ({', '.join(cases)})")
+            cases[name] = cases[name] + more
+        return cases
 
-    def _referenced(self, chapter: str) -> dict:
-        if chapter not in self.references:
-            raise GradingError(f"this autograder has no answers for {chapter}; it grades "
-                               f"{', '.join(sorted(self.references))}")
-        return self.references[chapter]
+    def _referenced(self, key: str) -> dict:
+        if key not in self.references:
+            chapters = sorted({k.split("/")[0] for k in self.references})
+            raise GradingError(f"this autograder has no answers for {key}; it grades "
+                               f"{', '.join(chapters)}")
+        return self.references[key]
 
-    def expected(self, chapter: str) -> dict:
-        """The reference answers of a chapter, computed once and then held here."""
+    def expected(self, chapter: str, seed: int = 0) -> dict:
+        """The reference answers of a chapter's variant, computed once and then held here
+        (a lock per variant: other variants' references run meanwhile)."""
+        key = chapter if seed == 0 else f"{chapter}/{seed}"
         if self.references is not None:
-            return self._referenced(chapter)["expected"]
+            return self._referenced(key)["expected"]
         with self._lock:
-            if chapter not in self._expected:
-                self._expected[chapter] = reference_answers(chapter, self.hidden, self.limits,
-                                                            self.sandboxed)
-            return self._expected[chapter]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._expected:
+                self._expected[key] = reference_answers(
+                    chapter, self.hidden, self.limits, self.sandboxed,
+                    variant(chapter, seed) if seed else None, self.cases(chapter))
+            return self._expected[key]
+
+    def canonical(self, student: str, chapter: str) -> dict:
+        """The variant the course handed ``student`` for ``chapter``: the very dict of their
+        notebook's variant cell, public answers included."""
+        if hasattr(self.course, "canonical"):  # an exported autograder's stored record
+            return self.course.canonical(student, chapter)
+        seed = self.course.seed(student, chapter)
+        expected = self.expected(chapter, seed)
+        salt = self.course.salt(student, chapter)
+        public = {"salt": salt}
+        for question in chapter_questions(chapter):
+            if question.draw is not None:
+                answers = expected[question.name][:len(question.cases())]
+                public[question.name] = public_answers.entry(question.kind, answers, salt,
+                                                             f"{chapter}.{question.name}")
+        return self.course.variant(student, chapter, public)
 
     def grade(self, path: Path) -> Result:
         result = Result(submission=str(path))
@@ -196,14 +240,14 @@ class Grader:
             self._zero(result, self.chapter)
             return result
         try:
-            self._grade_bytes(data, result)
+            self._grade_bytes(data, result, path)
         except GradingError:
             raise
         except Exception as error:  # report it on this row, go on with the batch
             result.messages.append(f"grader error: {type(error).__name__}: {error}")
         return result
 
-    def _grade_bytes(self, data: bytes, result: Result) -> None:
+    def _grade_bytes(self, data: bytes, result: Result, path: Path) -> None:
         try:
             notebook = json.loads(data)
             if not isinstance(notebook, dict) or "cells" not in notebook:
@@ -230,10 +274,31 @@ class Grader:
                                    f"{', '.join(sorted(self.references))}: submit that "
                                    "exercise notebook")
             return
+        seed = 0
+        if self.course is not None:
+            student = self.course.student_of(path)
+            if student is None:
+                result.messages.append(
+                    f"cannot tell whose notebook {path.name} is: name it <id>__<notebook> "
+                    "(as `course notebooks` does) or put it in a folder named by the id")
+                self._zero(result, chapter)
+                return
+            result.student = student
+            the_variant = self.canonical(student, chapter)
+            seed = the_variant["seed"]
+            result.flags += mismatches(the_variant, notebook.get("metadata", {}).get(
+                "grading", {}))
+        else:
+            the_variant = book_variant(chapter)
+        # the variant cell is the course's, whatever the submission's said
+        notebook, note = with_variant(notebook, the_variant)
+        if note:
+            (result.flags if self.course is not None else result.messages).append(note)
+        data = json.dumps(notebook).encode()
         questions = chapter_questions(chapter)
         cases = self.cases(chapter)
         public = {q.name: len(q.cases()) for q in questions}
-        expected = self.expected(chapter)
+        expected = self.expected(chapter, seed)
         outcome = run_notebook(data, questions, cases, self.limits, self.sandboxed)
         result.points, result.messages = score(chapter, questions, cases, expected, outcome,
                                                public)
@@ -241,6 +306,15 @@ class Grader:
         if outcome.get("cell_errors"):
             result.messages.append("errors while running: "
                                    + "; ".join(outcome["cell_errors"][:3]))
+
+    def _submitters(self, paths: list[Path], chapters: set[str]) -> set[tuple[str, str]]:
+        """(chapter, student) of every submission whose file names a student of the course."""
+        pairs = set()
+        for path in paths:
+            chapter, student = self.chapter or _peek_chapter(path), self.course.student_of(path)
+            if chapter in chapters and student is not None:
+                pairs.add((chapter, student))
+        return pairs
 
     @staticmethod
     def _zero(result: Result, chapter: str | None) -> None:
@@ -256,11 +330,16 @@ class Grader:
         chapters = {self.chapter} if self.chapter else set(filter(None, map(_peek_chapter,
                                                                               paths)))
         if self.references is not None:
-            chapters &= set(self.references)  # the others get a message, not a reference
-        for chapter in sorted(chapters):
-            self.expected(chapter)  # also fails fast if a reference is broken
+            chapters &= {key.split("/")[0] for key in self.references}  # others: a message
         results: dict[Path, Result] = {}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
+            if self.course is None:
+                pinned = [pool.submit(self.expected, chapter) for chapter in sorted(chapters)]
+            else:  # every submitter's own variant, in parallel
+                pinned = [pool.submit(self.canonical, student, chapter)
+                          for chapter, student in sorted(self._submitters(paths, chapters))]
+            for future in pinned:
+                future.result()  # also fails fast if a reference is broken
             futures = {pool.submit(self.grade, path): path for path in paths}
             for done, future in enumerate(as_completed(futures), 1):
                 results[futures[future]] = future.result()

@@ -47,16 +47,33 @@ PYTHONPATH="$ROOT/source" "${PYTHON:-python3}" -m helpers.grading.gradescope \\
 """
 
 
-def build(out: Path, chapters: list[str] | None = None, sandboxed: bool = True) -> Path:
+def build(out: Path, chapters: list[str] | None = None, sandboxed: bool = True,
+          course=None) -> Path:
     """Write the autograder zip for ``chapters`` (default: all), its references computed
-    now, in the sandbox, from solutions/ and the hidden cases."""
+    now, in the sandbox, from solutions/ and the hidden cases. With a ``course``, every
+    student's own variant and its references: the zip carries those, not the secret."""
     import helpers
 
     chapters = chapters or sorted(QUESTIONS)
-    grader = Grader(sandboxed=sandboxed)
+    grader = Grader(sandboxed=sandboxed, course=course)
     references = {"sandboxed": sandboxed, "chapters": {
         chapter: {"cases": grader.cases(chapter), "expected": grader.expected(chapter)}
-        for chapter in chapters}}
+        for chapter in chapters if course is None}}
+    if course is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        jobs = [(student, chapter) for student in course.students for chapter in chapters]
+        with ThreadPoolExecutor() as pool:
+            variants = list(pool.map(lambda job: grader.canonical(*job), jobs))
+        emails = _roster_emails(course)
+        students = {student: {"email": emails.get(student, ""), "variants": {}}
+                    for student in course.students}
+        for (student, chapter), the_variant in zip(jobs, variants, strict=True):
+            students[student]["variants"][chapter] = the_variant
+            references["chapters"][f"{chapter}/{the_variant['seed']}"] = {
+                "cases": grader.cases(chapter),
+                "expected": grader.expected(chapter, the_variant["seed"])}
+        references["course"] = {"students": students}
     package = Path(helpers.__file__).resolve().parent
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
@@ -68,6 +85,49 @@ def build(out: Path, chapters: list[str] | None = None, sandboxed: bool = True) 
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, Path("helpers") / path.relative_to(package))
     return out
+
+
+def _roster_emails(course) -> dict[str, str]:
+    import csv
+
+    with open(course.folder / "roster.csv", newline="") as handle:
+        return {row["id"].strip(): row.get("email", "").strip().lower()
+                for row in csv.DictReader(handle)}
+
+
+class StoredCourse:
+    """A course as an exported autograder knows it: each student's variants, computed when
+    the zip was made, and who submitted (from Gradescope's submission metadata)."""
+
+    def __init__(self, record: dict, submitter: str | None):
+        self.record, self.submitter, self.hidden = record, submitter, {}
+
+    def student_of(self, path: Path) -> str | None:
+        return self.submitter
+
+    def canonical(self, student: str, chapter: str) -> dict:
+        variants = self.record["students"][student]["variants"]
+        if chapter not in variants:
+            raise GradingError(f"this autograder has no variant of {chapter} for {student}")
+        return variants[chapter]
+
+
+def submitter(record: dict, metadata_path: Path) -> str | None:
+    """The roster id of the student who submitted, from Gradescope's submission metadata
+    (their email, else their student id, matched against the roster)."""
+    try:
+        users = json.loads(metadata_path.read_text()).get("users", [])
+    except (OSError, ValueError):
+        return None
+    for user in users[:1]:
+        email = str(user.get("email", "")).strip().lower()
+        for student, entry in record["students"].items():
+            if email and entry.get("email") == email:
+                return student
+        sid = str(user.get("sid", "")).strip()
+        if sid in record["students"]:
+            return sid
+    return None
 
 
 def results_json(result: Result, sandboxed: bool) -> dict:
@@ -82,6 +142,8 @@ def results_json(result: Result, sandboxed: bool) -> dict:
         tests.append({"name": question.name, "max_score": question.points,
                       "score": points, "output": "; ".join(notes) or fallback})
     output = " | ".join(chapter_messages)
+    if result.flags:
+        output = (f"FLAGGED for the instructor: {' | '.join(result.flags)}. " + output).strip()
     if not sandboxed:
         output = ("graded without the sandbox (--unsafe-no-sandbox). " + output).strip()
     return {"score": result.total, "tests": tests, "output": output,
@@ -99,7 +161,16 @@ def run(references_path: Path, submission_dir: Path, results_path: Path) -> int:
                                          f"{found})", "tests": []}
     else:
         try:
-            grader = Grader(sandboxed=config["sandboxed"], references=config["chapters"])
+            course = None
+            if "course" in config:
+                who = submitter(config["course"], submission_dir.parent /
+                                "submission_metadata.json")
+                if who is None:
+                    raise GradingError("your Gradescope account's email or student id is not "
+                                       "on the course roster: ask your instructor")
+                course = StoredCourse(config["course"], who)
+            grader = Grader(sandboxed=config["sandboxed"], references=config["chapters"],
+                            course=course)
             (result,) = grader.grade_all(notebooks, jobs=1)
             payload = results_json(result, config["sandboxed"])
         except GradingError as error:

@@ -11,18 +11,59 @@ holding the letter of a multiple-choice answer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass(frozen=True)
 class Question:
+    """A question; ``draw`` (with ``book``, the book's own values) makes it parameterised:
+    each student's variant draws its numbers from a seeded generator (see variants.py)."""
+
     name: str
     kind: str
     points: float = 1.0
     public: list = field(default_factory=list)  # each case: a list of positional arguments
+    draw: Callable[[np.random.Generator], dict] | None = None
+    book: dict = field(default_factory=dict)
 
     def cases(self) -> list:
         return self.public if self.kind == "function" else [[]]
+
+
+# Parameters of the parameterised questions. Each draw keeps to ranges where every variant is
+# well posed, and tests/test_variants.py asserts that over many seeds.
+
+def _nonzero_integer(rng: np.random.Generator, low: int, high: int) -> int:
+    return int(rng.choice([k for k in range(low, high + 1) if k != 0]))
+
+
+def _ch1_q2(rng: np.random.Generator) -> dict:
+    """A point (x, y) for df/dy of x^2 y + sin y: integers, x != 0 (the x^2 term counts)."""
+    return {"point": [_nonzero_integer(rng, -4, 4), int(rng.integers(-3, 4))]}
+
+
+def _ch2_q1(rng: np.random.Generator) -> dict:
+    """x^3 - k x with k = 3 a^2: two distinct critical points -a and a, a = 1..6."""
+    a = int(rng.integers(1, 7))
+    return {"k": 3 * a * a}
+
+
+def _ch3_q1(rng: np.random.Generator) -> dict:
+    """t in [0.5, 3] to one decimal, away from 0 where every term vanishes."""
+    return {"t": round(float(rng.uniform(0.5, 3.0)), 1)}
+
+
+def _ch4_q1(rng: np.random.Generator) -> dict:
+    """(w, x, y, z) small integers with w + x + y + z and w + x - y - z both nonzero (no
+    zero gradient) and |f| kept far from overflow (|entries| <= 2 gives f < 1e9)."""
+    while True:
+        point = [int(v) for v in rng.integers(-2, 3, size=4)]
+        w, x, y, z = point
+        if w + x + y + z != 0 and w + x - y - z != 0 and abs(w + x + y + z) != abs(w + x - y - z):
+            return {"point": point}
 
 
 NETWORK_A = [[[0.7, -1.1], [-0.8, 1.2], [2.0, -1.4], [-1.7, -1.3]],
@@ -38,7 +79,7 @@ NETWORK_B = [[[-0.9, 1.6, -0.9], [1.1, -0.1, -0.1], [1.9, 1.6, -1.7], [-1.0, -1.
 QUESTIONS: dict[str, list[Question]] = {
     "ch1": [
         Question("q1", "function", 2, [[[0.0, 0.6931471805599453]], [[1.0, -1.0]], [[3.0, 3.0]]]),
-        Question("q2", "value"),
+        Question("q2", "value", draw=_ch1_q2, book={"point": [2, 0]}),
         Question("q3", "function", 2, [[[1.0, 2.0], [0.1, -0.1]], [[0.0, 0.0], [0.5, 0.5]]]),
         Question("q4", "choice"),
         Question("q5", "function", 2, [[[0.5, -1.0], [1.0, 2.0], 1], [[0.5, -1.0], [1.0, 2.0], -1],
@@ -47,7 +88,7 @@ QUESTIONS: dict[str, list[Question]] = {
                                         [[-1.0, 0.5], [0.0, -2.0]]]),
     ],
     "ch2": [
-        Question("q1", "value"),
+        Question("q1", "value", draw=_ch2_q1, book={"k": 3}),
         Question("q2", "function", 2, [[[[2.0, 0.0], [0.0, 8.0]]], [[[1.0, 0.0], [0.0, 1.0]]]]),
         Question("q3", "choice"),
         Question("q4", "choice"),
@@ -58,7 +99,7 @@ QUESTIONS: dict[str, list[Question]] = {
                                         [[[1.0, 1.0], [0.0, 2.0], [1.0, 0.0], [0.0, 1.0]]]]),
     ],
     "ch3": [
-        Question("q1", "value"),
+        Question("q1", "value", draw=_ch3_q1, book={"t": 1}),
         Question("q2", "function", 2, [[1, 2], [3, 2], [5, 3]]),
         Question("q3", "choice"),
         Question("q4", "function", 2, [[[1.0, 2.0, 3.0]], [[0.5, -1.0, 2.0]], [[-2.0, 0.5, 1.0]]]),
@@ -67,7 +108,7 @@ QUESTIONS: dict[str, list[Question]] = {
             [[[1.0, 2.0, 0.0, -1.0], [0.5, -1.0, 1.0, 0.0]], [1.0, 0.0, -1.0, 0.5], [2.0, -1.0]]]),
     ],
     "ch4": [
-        Question("q1", "value", 2),
+        Question("q1", "value", 2, draw=_ch4_q1, book={"point": [1, 2, 0, -1]}),
         Question("q2", "function", 2, [[1.0, 2.0], [-1.5, 0.5]]),
         Question("q3", "choice"),
         Question("q4", "function", 2, [[1.0, 2.5, -1.0], [-1.0, 0.5, 3.0], [2.0, -1.0, 0.5]]),
