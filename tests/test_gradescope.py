@@ -91,3 +91,45 @@ def test_a_notebook_of_another_chapter_or_none_gets_a_message(autograder, tmp_pa
     subprocess.run([str(root / "source" / "run_autograder")], cwd=root, env=env, check=True)
     empty = json.loads((root / "results" / "results.json").read_text())
     assert empty["score"] == 0 and "exactly one .ipynb" in empty["output"]
+
+
+def test_a_course_autograder_grades_each_student_against_their_own_variant(tmp_path):
+    """The zip carries every student's variant and references, not the course's secret;
+    Gradescope's submission metadata (email, else student id) says whose work it is."""
+    from helpers.grading import course as course_kit
+    from helpers.grading.grade import Grader
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,email\nalice,Alice@Uni.edu\nbob,bob@uni.edu\n")
+    made = course_kit.init(tmp_path / "course", roster)
+    archive = tmp_path / "autograder.zip"
+    assert grading_cli(["gradescope", "--course", str(made.folder), "--out", str(archive),
+                        "--chapter", "ch1"]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as zipped:
+        modes = {i.filename: i.external_attr >> 16 for i in zipped.infolist()}
+        zipped.extractall(root / "source")
+        assert made.secret not in zipped.read("references.json").decode()
+    (root / "source" / "run_autograder").chmod(modes["run_autograder"] & 0o777)
+    handed_out = course_kit.write_notebooks(made, Grader(course=made), tmp_path / "out",
+                                            ["ch1"], ROOT)
+    solution = nbformat.read(solution_path("ch1").with_suffix(".ipynb"), as_version=4)
+    answers = [c.source for c in solution.cells if "answer" in c.metadata.get("tags", [])]
+    alice = nbformat.read(handed_out[0], as_version=4)
+    for cell, answer in zip([c for c in alice.cells if "answer" in c.metadata.get("tags", [])],
+                            answers, strict=True):
+        cell.source = answer
+    solved = tmp_path / "alice.ipynb"
+    nbformat.write(alice, solved)
+
+    def as_user(user: dict) -> dict:
+        (root / "submission_metadata.json").write_text(json.dumps({"users": [user]}))
+        return grade(root, solved)
+
+    mine = as_user({"email": "alice@uni.edu", "sid": ""})
+    assert mine["score"] == 10 and "FLAGGED" not in mine["output"]
+    handed_to_bob = as_user({"email": "someone@else.org", "sid": "bob"})
+    assert "FLAGGED" in handed_to_bob["output"] and "made for student 'alice'" in \
+        handed_to_bob["output"]
+    stranger = as_user({"email": "eve@else.org", "sid": "eve"})
+    assert stranger["score"] == 0 and "not on the course roster" in stranger["output"]

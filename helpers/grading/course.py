@@ -20,6 +20,7 @@ import csv
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -170,6 +171,9 @@ def write_notebooks(course: Course, grader, out: Path, chapters: list[str],
     out.mkdir(parents=True, exist_ok=True)
     twins = {chapter: exercise_twin(chapter, root) for chapter in chapters}
     jobs = [(student, chapter) for chapter in chapters for student in course.students]
+    for chapter in chapters:  # every variant's reference answers, many to a process
+        grader.pin(chapter, {course.seed(s, chapter) for s in course.students},
+                   os.cpu_count() or 1)
     with ThreadPoolExecutor() as pool:
         variants = list(pool.map(lambda job: grader.canonical(*job), jobs))
     written = []

@@ -109,20 +109,34 @@ def reference_answers(chapter: str, hidden: bool, limits: Limits, sandboxed: boo
                       cases: dict[str, list] | None = None) -> dict[str, list]:
     """Expected answers: the reference solution, run exactly as a submission is, with the
     variant's cell (default: the book's own) and on ``cases`` (default: the book's)."""
+    return reference_answers_of(chapter, hidden, limits, sandboxed,
+                                [the_variant or book_variant(chapter)], cases)[0]
+
+
+def reference_answers_of(chapter: str, hidden: bool, limits: Limits, sandboxed: bool,
+                         variants: list[dict], cases: dict[str, list] | None = None
+                         ) -> list[dict[str, list]]:
+    """The expected answers of several variants: the reference solution run once per
+    variant, all in one sandboxed process (its start-up is most of the time)."""
     questions = chapter_questions(chapter)
-    notebook, _ = with_variant(json.loads(notebook_bytes(solution_path(chapter))),
-                               the_variant or book_variant(chapter))
-    result = run_notebook(json.dumps(notebook).encode(), questions,
-                          cases or all_cases(chapter, hidden), limits, sandboxed)
-    if "fatal" in result or result["cell_errors"]:
-        raise GradingError(f"the reference solution of {chapter} fails: "
-                           f"{result.get('fatal') or result['cell_errors']}")
-    for name, answers in result["answers"].items():
-        bad = [a for a in answers if a is None or (isinstance(a, dict) and "error" in a)]
-        if bad:
-            raise GradingError(f"the reference solution of {chapter} gives no answer to "
-                               f"{name}: {bad[0]}")
-    return result["answers"]
+    notebook, _ = with_variant(json.loads(notebook_bytes(solution_path(chapter))), variants[0])
+    outcome = run_notebook(json.dumps(notebook).encode(), questions,
+                           cases or all_cases(chapter, hidden), limits, sandboxed, variants)
+    if "fatal" in outcome:
+        raise GradingError(f"the reference solution of {chapter} fails: {outcome['fatal']}")
+    answers = []
+    for the_variant, result in zip(variants, outcome["runs"], strict=True):
+        where = f"{chapter} (seed {the_variant['seed']})"
+        if result["cell_errors"]:
+            raise GradingError(f"the reference solution of {where} fails: "
+                               f"{result['cell_errors']}")
+        for name, got in result["answers"].items():
+            bad = [a for a in got if a is None or (isinstance(a, dict) and "error" in a)]
+            if bad:
+                raise GradingError(f"the reference solution of {where} gives no answer to "
+                                   f"{name}: {bad[0]}")
+        answers.append(result["answers"])
+    return answers
 
 
 def score(chapter: str, questions: list[Question], cases: dict, expected: dict,
@@ -215,6 +229,23 @@ class Grader:
                     variant(chapter, seed) if seed else None, self.cases(chapter))
             return self._expected[key]
 
+    def pin(self, chapter: str, seeds: set[int], jobs: int) -> None:
+        """Compute the reference answers of many variants at once, in ``jobs`` sandboxed
+        processes, each running the reference solution for its share of the seeds."""
+        missing = sorted(s for s in seeds if s and f"{chapter}/{s}" not in self._expected)
+        if not missing or self.references is not None:
+            return
+        shares = [missing[k::jobs] for k in range(min(jobs, len(missing)))]
+        cases = self.cases(chapter)
+        with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+            found = pool.map(lambda share: reference_answers_of(
+                chapter, self.hidden, self.limits, self.sandboxed,
+                [variant(chapter, seed) for seed in share], cases), shares)
+            for share, answers in zip(shares, found, strict=True):
+                for seed, expected in zip(share, answers, strict=True):
+                    with self._lock:
+                        self._expected.setdefault(f"{chapter}/{seed}", expected)
+
     def canonical(self, student: str, chapter: str) -> dict:
         """The variant the course handed ``student`` for ``chapter``: the very dict of their
         notebook's variant cell, public answers included."""
@@ -269,10 +300,11 @@ class Grader:
                                    "has no grading.chapter); pass --chapter")
             return
         result.chapter = chapter
-        if self.references is not None and chapter not in self.references:
+        graded = {key.split("/")[0] for key in self.references or {}}
+        if self.references is not None and chapter not in graded:
             result.messages.append(f"this is the notebook of {chapter}; this assignment grades "
-                                   f"{', '.join(sorted(self.references))}: submit that "
-                                   "exercise notebook")
+                                   f"{', '.join(sorted(graded))}: submit that exercise "
+                                   "notebook")
             return
         seed = 0
         if self.course is not None:
@@ -335,9 +367,13 @@ class Grader:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             if self.course is None:
                 pinned = [pool.submit(self.expected, chapter) for chapter in sorted(chapters)]
-            else:  # every submitter's own variant, in parallel
+            else:  # every submitter's own variant, many to a sandboxed process
+                submitters = sorted(self._submitters(paths, chapters))
+                for chapter in sorted({chapter for chapter, _ in submitters}):
+                    self.pin(chapter, {self.course.seed(student, chapter)
+                                       for c, student in submitters if c == chapter}, jobs)
                 pinned = [pool.submit(self.canonical, student, chapter)
-                          for chapter, student in sorted(self._submitters(paths, chapters))]
+                          for chapter, student in submitters]
             for future in pinned:
                 future.result()  # also fails fast if a reference is broken
             futures = {pool.submit(self.grade, path): path for path in paths}

@@ -63,6 +63,9 @@ def build(out: Path, chapters: list[str] | None = None, sandboxed: bool = True,
         from concurrent.futures import ThreadPoolExecutor
 
         jobs = [(student, chapter) for student in course.students for chapter in chapters]
+        for chapter in chapters:
+            grader.pin(chapter, {course.seed(s, chapter) for s in course.students},
+                       os.cpu_count() or 1)
         with ThreadPoolExecutor() as pool:
             variants = list(pool.map(lambda job: grader.canonical(*job), jobs))
         emails = _roster_emails(course)
@@ -104,6 +107,9 @@ class StoredCourse:
 
     def student_of(self, path: Path) -> str | None:
         return self.submitter
+
+    def seed(self, student: str, chapter: str) -> int:
+        return self.canonical(student, chapter)["seed"]
 
     def canonical(self, student: str, chapter: str) -> dict:
         variants = self.record["students"][student]["variants"]

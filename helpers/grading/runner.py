@@ -55,11 +55,13 @@ def _limit(limits: Limits, wall_seconds: float):
 
 
 def run_notebook(notebook_bytes: bytes, questions: list[Question], cases: dict[str, list],
-                 limits: Limits = Limits(), sandboxed: bool = True) -> dict:
+                 limits: Limits = Limits(), sandboxed: bool = True,
+                 variants: list[dict] | None = None) -> dict:
     """Execute a notebook (given as bytes: the submission itself is never touched) in a
     worker process, inside the sandbox of :mod:`helpers.grading.sandbox` unless
     ``sandboxed`` is False, and return {"answers": {...}, "cell_errors": [...]} or
-    {"fatal": msg}."""
+    {"fatal": msg}. With ``variants`` (reference solutions only), the notebook runs once per
+    variant in the one process, and the result is {"runs": [one result per variant]}."""
     request = {
         "questions": [{"name": q.name, "kind": q.kind, "cases": cases.get(q.name, [[]])}
                       for q in questions],
@@ -67,7 +69,11 @@ def run_notebook(notebook_bytes: bytes, questions: list[Question], cases: dict[s
         "cell_timeout": limits.cell_seconds,
         "question_timeout": limits.question_seconds,
     }
-    wall_seconds = limits.wall_seconds(sum(len(q["cases"]) for q in request["questions"]))
+    runs = 1
+    if variants is not None:
+        request["variants"], runs = variants, len(variants)
+    wall_seconds = runs * limits.wall_seconds(sum(len(q["cases"])
+                                                  for q in request["questions"]))
     workdir = Path(tempfile.mkdtemp(prefix="grading-"))
     try:
         (workdir / "submission.ipynb").write_bytes(notebook_bytes)

@@ -138,9 +138,11 @@ def with_variant(notebook: dict, the_variant: dict) -> tuple[dict, str | None]:
         if parameterised(the_variant["chapter"]):
             note = "the variant cell was missing; it was put back before grading"
         first_code = next((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), -1)
-        cells.insert(first_code + 1, {"cell_type": "code", "execution_count": None,
-                                      "metadata": {"tags": [VARIANT_TAG]}, "outputs": [],
-                                      "source": source})
+        cell = {"cell_type": "code", "execution_count": None,
+                "metadata": {"tags": [VARIANT_TAG]}, "outputs": [], "source": source}
+        if notebook.get("nbformat_minor", 0) >= 5:  # nbformat 4.5 cells carry an id
+            cell["id"] = "variant"
+        cells.insert(first_code + 1, cell)
     return notebook, note
 
 
