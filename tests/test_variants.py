@@ -205,6 +205,8 @@ def jupytext_notebook(path: Path):
 @pytest.mark.slow
 def test_a_class_gets_its_own_numbers_and_swaps_and_edits_are_flagged(tmp_path, roster):
     made = course_kit.init(tmp_path / "course", roster)
+    (made.folder / "hidden_cases.json").write_text('{"ch1": {"q1": [[[123.4567, -7.891]]]}}')
+    made = course_kit.Course.load(made.folder)
     grader = Grader(course=made)
     notebooks = course_kit.write_notebooks(made, grader, tmp_path / "out", ["ch1"], ROOT)
     alice, bob = (json.loads(p.read_text()) for p in sorted(notebooks))
@@ -213,7 +215,7 @@ def test_a_class_gets_its_own_numbers_and_swaps_and_edits_are_flagged(tmp_path, 
     assert statement != other  # two students, two sets of numbers
     assert "{{" not in json.dumps(alice) and "variant_template" not in json.dumps(alice)
     for text in (p.read_text() for p in notebooks):
-        assert made.secret not in text
+        assert made.secret not in text and "123.4567" not in text  # nor the course's cases
     solution = nbformat.read(ROOT / "solutions" / "01_partial_derivatives.ipynb",
                              as_version=4)
     answers = {q.name: c.source for q, c in zip(
@@ -228,7 +230,9 @@ def test_a_class_gets_its_own_numbers_and_swaps_and_edits_are_flagged(tmp_path, 
     edited["metadata"]["grading"]["seed"] += 1
     (submissions / "bob__edited.ipynb").write_text(json.dumps(edited))
     # a hostile answer that looks for the course's secret from inside the sandbox
-    snoop = with_answers(bob, {"q2": f"q2 = open({str(made.folder / 'course.json')!r}).read()"})
+    snoop = with_answers(bob, {
+        "q2": f"q2 = open({str(made.folder / 'course.json')!r}).read()",
+        "q4": f"q4 = open({str(made.folder / 'hidden_cases.json')!r}).read()"})
     (submissions / "bob__snoop.ipynb").write_text(json.dumps(snoop))
     results = {Path(r.submission).stem: r
                for r in grader.grade_all(sorted(submissions.glob("*.ipynb")), jobs=2)}
@@ -236,5 +240,7 @@ def test_a_class_gets_its_own_numbers_and_swaps_and_edits_are_flagged(tmp_path, 
     assert results["alice__01"].flags == []
     assert "made for student 'alice'" in results["bob__01"].flags[0]
     assert "seed" in results["bob__edited"].flags[0]
-    assert results["bob__snoop"].points["q2"] == 0
+    assert results["bob__snoop"].points["q2"] == results["bob__snoop"].points["q4"] == 0
+    assert any("No such file" in m or "FileNotFoundError" in m
+               for m in results["bob__snoop"].messages)  # the course is not in its view
     assert made.secret not in json.dumps([r.__dict__ for r in results.values()])
