@@ -54,7 +54,12 @@ class Course:
         if not config_path.is_file():
             raise CourseError(f"{folder} is not a course directory (no {COURSE_FILE}): create "
                               "one with `python -m helpers.grading course init`")
-        config = json.loads(config_path.read_text())
+        try:
+            secret = json.loads(config_path.read_text())["secret"]
+        except (ValueError, KeyError, TypeError):
+            raise CourseError(f"{config_path} is not a course file (no secret in it): restore "
+                              "it from your backup; its secret made the students' notebooks"
+                              ) from None
         students = read_roster(folder / ROSTER_FILE)
         hidden_path = folder / HIDDEN_FILE
         hidden = json.loads(hidden_path.read_text()) if hidden_path.exists() else {}
@@ -62,7 +67,7 @@ class Course:
             if chapter not in QUESTIONS or not isinstance(questions, dict):
                 raise CourseError(f"{hidden_path}: {chapter!r} is not a chapter key "
                                   f"({', '.join(sorted(QUESTIONS))})")
-        return cls(folder, config["secret"], students, hidden)
+        return cls(folder, secret, students, hidden)
 
     def seed(self, student: str, chapter: str) -> int:
         return course_seed(self.secret, student, chapter)
