@@ -58,7 +58,7 @@ def test_failure_says_what_looks_wrong():
     x = np.random.default_rng(2).standard_normal(3000)
     assert "factor of ~2" in check_grad(f_np, x, lambda v: 2 * grad_np(v)).summary
     assert "sign looks flipped" in check_grad(f_np, x, lambda v: -grad_np(v)).summary
-    full = check_grad(f_np, x[:5], lambda v: 2 * grad_np(v))
+    full = check_grad(f_np, x[:5], lambda v: 2 * grad_np(v), mode="full")
     assert "ratio 2" in full.summary and len(full.worst) == 5
 
 
@@ -92,14 +92,14 @@ def test_vector_valued_function_checks_the_jacobian():
         return (1 - np.tanh(a @ v) ** 2)[:, None] * a
 
     x = np.array([0.1, -0.2, 0.3])
-    assert check_grad(f, x, jac).verdict == "passed"
-    assert check_grad(f, x, lambda v: jac(v).T.reshape(2, 3)).verdict == "failed"
+    assert check_grad(f, x, jac, mode="full").verdict == "passed"
+    assert check_grad(f, x, lambda v: jac(v).T.reshape(2, 3), mode="full").verdict == "failed"
     with pytest.raises(GradCheckError, match=r"Jacobian must have shape \(2, 3\)"):
-        check_grad(f, x, lambda v: jac(v).T)
+        check_grad(f, x, lambda v: jac(v).T, mode="full")
 
 
 def test_kink_is_reported_not_mistaken_for_a_wrong_gradient():
-    full = check_grad(lambda v: np.sum(np.abs(v)), np.array([0.0, 1.0]), np.sign)
+    full = check_grad(lambda v: np.sum(np.abs(v)), np.array([0.0, 1.0]), np.sign, mode="full")
     assert full.verdict == "inconclusive" and "not differentiable" in full.summary
     x = np.zeros(3000)
     x[0] = 1.0
