@@ -276,7 +276,7 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
         if verdict == "passed" and (kinks <= noise or ladder.resolution < judge.rtol):
             ladder.verdict, ladder.note = verdict, ""
             return
-        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 6:
+        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 10:
             break  # a smaller step would only be worse, or would meet the same kink
     ladder.verdict = "inconclusive"
     if kinks > noise and kinks >= truncation:
