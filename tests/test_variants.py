@@ -244,3 +244,16 @@ def test_a_class_gets_its_own_numbers_and_swaps_and_edits_are_flagged(tmp_path, 
     assert any("No such file" in m or "FileNotFoundError" in m
                for m in results["bob__snoop"].messages)  # the course is not in its view
     assert made.secret not in json.dumps([r.__dict__ for r in results.values()])
+
+
+def test_the_course_hidden_cases_join_the_books_for_function_questions_only(tmp_path, roster):
+    from helpers.grading.grade import GradingError
+
+    made = course_kit.init(tmp_path / "course", roster)
+    (made.folder / "hidden_cases.json").write_text('{"ch1": {"q1": [[[5.0, -2.0]]]}}')
+    grader = Grader(course=course_kit.Course.load(made.folder), sandboxed=False)
+    assert grader.cases("ch1")["q1"][-1] == [[5.0, -2.0]]
+    (made.folder / "hidden_cases.json").write_text('{"ch1": {"q2": [[1.0]]}}')
+    grader = Grader(course=course_kit.Course.load(made.folder), sandboxed=False)
+    with pytest.raises(GradingError, match="function questions"):
+        grader.cases("ch1")

@@ -200,10 +200,12 @@ class Grader:
             return self._referenced(key)["cases"]
         cases = all_cases(chapter, self.hidden)
         extra = self.course.hidden.get(chapter, {}) if self.course is not None else {}
+        functions = {q.name for q in chapter_questions(chapter) if q.kind == "function"}
         for name, more in extra.items():
-            if name not in cases:
-                raise GradingError(f"the course's hidden cases name {chapter} {name}, which "
-                                   f"does not exist ({', '.join(cases)})")
+            if name not in functions or not isinstance(more, list):
+                raise GradingError(f"the course's hidden cases name {chapter} {name}: hidden "
+                                   f"cases are lists of argument lists, for the function "
+                                   f"questions ({', '.join(sorted(functions))})")
             cases[name] = cases[name] + more
         return cases
 
