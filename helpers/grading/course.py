@@ -17,17 +17,14 @@ whose id, seed or signature does not match.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.grading.questions import QUESTIONS
-from helpers.grading.variants import course_seed, signature, variant
+from helpers.grading.variants import course_seed, keyed, signature, variant
 
 COURSE_FILE = "course.json"
 ROSTER_FILE = "roster.csv"
@@ -81,8 +78,7 @@ class Course:
     def salt(self, student: str, chapter: str) -> str:
         """The salt of the hashed public answers in a student's notebook (fixed per student
         and chapter, so the grader can rebuild the very cell it handed out)."""
-        return hmac.new(self.secret.encode(), f"salt|{chapter}|{student}".encode(),
-                        hashlib.sha256).hexdigest()[:32]
+        return keyed(self.secret, "salt", chapter, student)[:32]
 
     def student_of(self, path: Path) -> str | None:
         """Whose submission a file is: ``<id>__...ipynb``, or a file in a folder named by
@@ -170,17 +166,11 @@ def write_notebooks(course: Course, grader, out: Path, chapters: list[str],
                     root: Path) -> list[Path]:
     """One notebook per student and chapter in ``out``; the variants' reference answers are
     computed (in the grader's sandbox, several at a time) for their public checks."""
-    from concurrent.futures import ThreadPoolExecutor
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     twins = {chapter: exercise_twin(chapter, root) for chapter in chapters}
     jobs = [(student, chapter) for chapter in chapters for student in course.students]
-    for chapter in chapters:  # every variant's reference answers, many to a process
-        grader.pin(chapter, {course.seed(s, chapter) for s in course.students},
-                   os.cpu_count() or 1)
-    with ThreadPoolExecutor() as pool:
-        variants = list(pool.map(lambda job: grader.canonical(*job), jobs))
+    variants = grader.canonicals(jobs)
     written = []
     for (student, chapter), the_variant in zip(jobs, variants, strict=True):
         twin = json.loads(twins[chapter].read_text())

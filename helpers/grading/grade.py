@@ -248,6 +248,15 @@ class Grader:
                     with self._lock:
                         self._expected.setdefault(f"{chapter}/{seed}", expected)
 
+    def canonicals(self, pairs: list[tuple[str, str]], jobs: int | None = None) -> list[dict]:
+        """``canonical`` for many (student, chapter) pairs: their reference answers first,
+        many variants to a sandboxed process (see ``pin``)."""
+        jobs = jobs or os.cpu_count() or 1
+        for chapter in sorted({chapter for _, chapter in pairs}):
+            self.pin(chapter, {self.course.seed(s, c) for s, c in pairs if c == chapter}, jobs)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(lambda pair: self.canonical(*pair), pairs))
+
     def canonical(self, student: str, chapter: str) -> dict:
         """The variant the course handed ``student`` for ``chapter``: the very dict of their
         notebook's variant cell, public answers included."""
@@ -342,12 +351,12 @@ class Grader:
                                    + "; ".join(outcome["cell_errors"][:3]))
 
     def _submitters(self, paths: list[Path], chapters: set[str]) -> set[tuple[str, str]]:
-        """(chapter, student) of every submission whose file names a student of the course."""
+        """(student, chapter) of every submission whose file names a student of the course."""
         pairs = set()
         for path in paths:
             chapter, student = self.chapter or _peek_chapter(path), self.course.student_of(path)
             if chapter in chapters and student is not None:
-                pairs.add((chapter, student))
+                pairs.add((student, chapter))
         return pairs
 
     @staticmethod
@@ -367,17 +376,11 @@ class Grader:
             chapters &= {key.split("/")[0] for key in self.references}  # others: a message
         results: dict[Path, Result] = {}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            if self.course is None:
-                pinned = [pool.submit(self.expected, chapter) for chapter in sorted(chapters)]
-            else:  # every submitter's own variant, many to a sandboxed process
-                submitters = sorted(self._submitters(paths, chapters))
-                for chapter in sorted({chapter for chapter, _ in submitters}):
-                    self.pin(chapter, {self.course.seed(student, chapter)
-                                       for c, student in submitters if c == chapter}, jobs)
-                pinned = [pool.submit(self.canonical, student, chapter)
-                          for chapter, student in submitters]
-            for future in pinned:
-                future.result()  # also fails fast if a reference is broken
+            if self.course is None:  # (both also fail fast if a reference is broken)
+                for future in [pool.submit(self.expected, c) for c in sorted(chapters)]:
+                    future.result()
+            else:  # every submitter's own variant
+                self.canonicals(sorted(self._submitters(paths, chapters)), jobs)
             futures = {pool.submit(self.grade, path): path for path in paths}
             for done, future in enumerate(as_completed(futures), 1):
                 results[futures[future]] = future.result()

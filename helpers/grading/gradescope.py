@@ -60,14 +60,8 @@ def build(out: Path, chapters: list[str] | None = None, sandboxed: bool = True,
         chapter: {"cases": grader.cases(chapter), "expected": grader.expected(chapter)}
         for chapter in chapters if course is None}}
     if course is not None:
-        from concurrent.futures import ThreadPoolExecutor
-
         jobs = [(student, chapter) for student in course.students for chapter in chapters]
-        for chapter in chapters:
-            grader.pin(chapter, {course.seed(s, chapter) for s in course.students},
-                       os.cpu_count() or 1)
-        with ThreadPoolExecutor() as pool:
-            variants = list(pool.map(lambda job: grader.canonical(*job), jobs))
+        variants = grader.canonicals(jobs)
         emails = _roster_emails(course)
         students = {student: {"email": emails.get(student, ""), "variants": {}}
                     for student in course.students}

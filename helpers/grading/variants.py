@@ -150,17 +150,18 @@ def with_variant(notebook: dict, the_variant: dict) -> tuple[dict, str | None]:
 
 # -- a course's keyed seeds and signatures ---------------------------------------------------
 
-def _keyed(secret: str, *parts: str) -> str:
+def keyed(secret: str, *parts: str) -> str:
+    """HMAC-SHA256 of the parts under the course secret, as hex: seeds, signatures, salts."""
     return hmac.new(secret.encode(), "|".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
 def course_seed(secret: str, student: str, chapter: str) -> int:
     """The seed of ``student``'s variant of ``chapter`` (never 0: that is the book's)."""
-    return int(_keyed(secret, "seed", chapter, student)[:12], 16) or 1
+    return int(keyed(secret, "seed", chapter, student)[:12], 16) or 1
 
 
 def signature(secret: str, student: str, chapter: str, seed: int) -> str:
-    return _keyed(secret, "signature", chapter, student, str(int(seed)))[:32]
+    return keyed(secret, "signature", chapter, student, str(int(seed)))[:32]
 
 
 def mismatches(canonical: Mapping[str, Any], claimed: Mapping[str, Any]) -> list[str]:
