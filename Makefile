@@ -15,6 +15,13 @@ INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 # (`--all`: from the doctrees and the execution cache, nothing is executed again).
 STATIC_HASH_FILE := _build/.static.sha256
 
+# PyTorch's route. PyPI's Linux wheel of torch is the CUDA build (a 0.5 GB wheel and 2.0 GB of
+# NVIDIA libraries); TORCH=cpu takes the CPU-only wheel from PyTorch's own index instead
+# (0.2 GB). Either way the version is requirements.txt's pin. README.md, "The two commands".
+TORCH ?= pypi
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
+
 .DEFAULT_GOAL := help
 .PHONY: help install book pdf book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
@@ -24,11 +31,14 @@ help: ## List the targets
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@case "$(TORCH)" in pypi|cpu) ;; *) echo "TORCH=$(TORCH): use TORCH=cpu (PyTorch's CPU-only \
+	  index) or TORCH=pypi (the default)"; exit 2;; esac
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet --index-url $(TORCH_CPU_INDEX) $(TORCH_PIN))
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(INSTALLED) ## Create .venv and install requirements.txt and helpers
+install: $(INSTALLED) ## Create .venv and install requirements.txt and helpers [TORCH=cpu: PyTorch's CPU-only wheel]
 
 book: $(INSTALLED) chromium ## Build the website into _build/html (chapters executed through the cache) and its PDF
 	@mkdir -p _build
@@ -109,7 +119,7 @@ lab: $(INSTALLED) ## Open the book in JupyterLab at the repository root (.md pag
 	@printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers":' \
 	  '{"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' \
 	  > $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(BIN)/jupyter lab --ServerApp.root_dir=.
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 serve: ## Serve _build/html on http://localhost:8000
 	$(BIN)/python -m http.server --directory _build/html 8000

@@ -187,8 +187,9 @@ def error_loglog(
 ) -> Axes:
     """Plot ``errors`` against ``sizes`` on log-log axes, with the fitted slope in the legend.
 
-    A dashed reference line of slope ``reference_slope`` goes through the smallest point, so an
-    error that shrinks like ``size**p`` runs parallel to the line when ``p`` matches.
+    A dashed reference line of slope ``reference_slope`` runs a factor 4 below the smallest
+    point, so an error that shrinks like ``size**p`` runs parallel to it, visibly apart, when
+    ``p`` matches. Errors grow with the size, so the legend sits in the empty upper left.
     """
     h = as_float64(sizes, "sizes")
     err = as_float64(errors, "errors")
@@ -198,11 +199,13 @@ def error_loglog(
     ax.loglog(h, err, "o-", label=f"{label} (fitted slope {slope:.2f})")
     if reference_slope is not None:
         i = int(np.argmin(h))
-        ref = err[i] * (h / h[i]) ** reference_slope
+        ref = err[i] / 4 * (h / h[i]) ** reference_slope
         ax.loglog(h, ref, "--", color="gray", label=f"slope {reference_slope:g}")
     ax.set_xlabel("step size")
     ax.set_ylabel("absolute error")
-    ax.legend()
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * (high / low) ** 0.3)  # log axes: 30% more decades on top
+    ax.legend(loc="upper left")
     ax.grid(True, which="both", alpha=0.3)
     return ax
 

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The build the tests read: `make book`'s, or another one's (scripts/second_arithmetic.py).
+BUILD = Path(os.environ.get("BOOK_BUILD") or ROOT / "_build")
+
+
+def config_with_absolute_paths() -> dict:
+    """_config.yml with its paths made absolute, for a build whose --config lies elsewhere
+    (Jupyter Book reads a config's paths relative to the config's folder)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["cache"] = str(ROOT / config["execute"]["cache"])
+    config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
+    config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
+    return config
 
 
 def toc_files() -> list[str]:

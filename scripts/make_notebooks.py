@@ -22,6 +22,7 @@ never overwritten: it is reported and left alone.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -31,20 +32,51 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _ext.repository_links import is_placeholder
 from helpers.grading.variants import VARIANT_TEMPLATE, book_variant, render
-from scripts.generated import ROOT, toc_files, write_or_check
+from scripts.generated import BUILD, ROOT, toc_files, write_or_check
 from scripts.plain_notebook import plain_cells, target_numbers
 
 GLUED_VALUES = ROOT / "scripts" / "glued_values.json"
-EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
+EXECUTION_CACHE = BUILD / ".jupyter_cache"
 TIMING = "_timing"  # the suffix of glue keys that are measured times
+# A glued number is a property of the mathematics, not of the CPU (README.md, "Numbers that
+# hold on any machine"): another machine's build may move it by round-off, relatively this
+# much, and the digits the text shows must not change within it.
+GLUE_RTOL = 1e-11
+NOISY_RTOL = {  # numbers that a long computation moves further, and by how much
+    # 10,000 steps of training with step size 1 amplify round-off: up to 2.5e-4 between
+    # the arithmetic of `make numerics` and the usual one (twice that allowed)
+    "ch7_final_loss": 5e-4,
+}
 JUPYTEXT_HEADER = re.compile(r"\A---\n(?:.*\n)*?jupytext:\n(?:.*\n)*?---\n")
 COLAB_CELL = '''\
 # On Colab: install the book's `helpers` package (this cell does nothing anywhere else).
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    %pip install --quiet "mvc4ml-helpers[notebooks] @ git+{url}@{branch}"'''
+if "google.colab" in sys.modules and importlib.util.find_spec("helpers") is None:
+{install}'''
+# The `notebooks` extra accepts the IPython and ipywidgets that Colab ships, so pip changes
+# nothing in the running kernel. pip's own output is shown only when it fails.
+COLAB_INSTALL = '''\
+    package = "mvc4ml-helpers[notebooks] @ git+{url}@{branch}"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(
+            f"Could not install the book's helpers package ({{package}}); pip said:\\n"
+            f"{{pip.stderr[-1500:]}}\\nCheck that the repository is public and the runtime "
+            "has internet access (Runtime > Change runtime type), then run this cell again.")'''
+# While _config.yml names a placeholder repository there is nothing to install from.
+COLAB_UNPUBLISHED = '''\
+    raise RuntimeError(
+        "This notebook comes from an unpublished copy of the book: its repository URL, "
+        "{url}, is a placeholder, so there is nothing to install the "
+        "book's helpers package from. Open the notebook from the published book instead, "
+        "or upload the book's helpers/ folder next to this notebook and run this cell "
+        "again.")'''
 
 
 def notebook_sources() -> list[Path]:
@@ -85,8 +117,9 @@ def title_of(source: Path) -> str:
 
 def colab_cell() -> nbformat.NotebookNode:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    cell = nbformat.v4.new_code_cell(COLAB_CELL.format(url=config["url"],
-                                                       branch=config.get("branch", "main")))
+    install = COLAB_UNPUBLISHED if is_placeholder(config["url"]) else COLAB_INSTALL
+    cell = nbformat.v4.new_code_cell(COLAB_CELL.format(install=install.format(
+        url=config["url"], branch=config.get("branch", "main"))))
     cell.metadata["tags"] = ["colab-setup"]
     return cell
 
@@ -109,6 +142,34 @@ def glued_in_cache(source: Path) -> dict[str, str] | None:
             for key, data in extract_glue_data_cell(cell)}
 
 
+def same_number(key: str, ours: str, built: str) -> bool:
+    """Whether two builds' glued values (their text/plain) are the same number, to the
+    tolerance that round-off allows it (timings are measurements: always the same)."""
+    if key.endswith(TIMING):
+        return True
+    try:
+        a, b = float(ours), float(built)
+    except ValueError:
+        return ours == built
+    return math.isclose(a, b, rel_tol=NOISY_RTOL.get(key, GLUE_RTOL), abs_tol=1e-12)
+
+
+def shown_digits_are_robust(key: str, value: str, spec: str) -> bool:
+    """Whether the text shows ``value`` with ``spec`` the same wherever round-off may move it
+    (a value on the edge of a rounding, like 0.24435 shown to 4 digits, is not)."""
+    from myst_nb.core.variables import format_plain_text
+
+    try:
+        number = float(value)
+    except ValueError:
+        return True
+    if value.lstrip("-").isdigit():
+        return True  # a count: exact, or the second arithmetic shows that it is not
+    rtol = NOISY_RTOL.get(key, GLUE_RTOL)
+    return len({format_plain_text(repr(number * (1 + k * rtol)), spec)
+                for k in (-1, 0, 1)}) == 1
+
+
 def glued_values(sources: list[Path], refresh: bool) -> dict[str, dict[str, str]]:
     """page -> glue key -> the value's text/plain, from the file (and the cache if refresh)."""
     known = json.loads(GLUED_VALUES.read_text()) if GLUED_VALUES.exists() else {}
@@ -116,9 +177,10 @@ def glued_values(sources: list[Path], refresh: bool) -> dict[str, dict[str, str]
         for source in sources:
             if "{glue:" in source.read_text() and (found := glued_in_cache(source)) is not None:
                 kept = known.get(page_key(source), {})
+                # a value that only round-off moved keeps its committed text (no churn)
                 known[page_key(source)] = {
-                    key: kept[key] if key.endswith(TIMING) and key in kept else value
-                    for key, value in found.items()}
+                    key: kept[key] if key in kept and same_number(key, kept[key], value)
+                    else value for key, value in found.items()}
     return {page: dict(sorted(values.items())) for page, values in sorted(known.items())}
 
 

@@ -16,9 +16,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from scripts.generated import ROOT, toc_files
+from scripts.generated import BUILD, ROOT, toc_files
 
-HTML = ROOT / "_build" / "html"
+HTML = BUILD / "html"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]

@@ -9,9 +9,15 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-from IPython.core.inputtransformer2 import TransformerManager
+import yaml
 
-from scripts.make_notebooks import as_ipynb, notebook_sources, without_work, work_in
+from scripts.make_notebooks import (
+    as_ipynb,
+    colab_cell,
+    notebook_sources,
+    without_work,
+    work_in,
+)
 from scripts.plain_notebook import (
     MystSyntaxError,
     convert_markdown,
@@ -64,25 +70,54 @@ def test_twins_have_no_outputs_and_start_with_the_colab_cell():
         assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
         first = notebook.cells[0]
         assert first.metadata["tags"] == ["colab-setup"]
-        assert "google.colab" in first.source and "%pip install" in first.source
-        assert "mvc4ml-helpers[notebooks] @ git+https://" in first.source
+        assert first.source == colab_cell().source, twin
 
 
-def test_the_colab_cell_does_nothing_outside_colab():
-    twin = nbformat.read(ROOT / "chapters" / "01_partial_derivatives.ipynb", as_version=4)
-    code = TransformerManager().transform_cell(twin.cells[0].source)
-    calls = []
-    namespace = {"get_ipython": lambda: type("Shell", (), {
-        "run_line_magic": lambda self, *args: calls.append(args)})()}
-    assert "google.colab" not in sys.modules
-    exec(compile(code, "colab-cell", "exec"), namespace)
-    assert calls == []
-    sys.modules["google.colab"] = type(sys)("google.colab")  # pretend to be on Colab
-    try:
-        exec(compile(code, "colab-cell", "exec"), namespace)
-    finally:
-        del sys.modules["google.colab"]
-    assert calls and calls[0][0] == "pip" and "git+https://github.com/" in calls[0][1]
+def run_colab_cell(source: str, on_colab: bool, helpers_installed: bool = False) -> None:
+    """Execute a Colab cell here, as on Colab (or not), with `helpers` importable (or not)."""
+    import importlib.util
+    from unittest import mock
+
+    real = importlib.util.find_spec
+    hide = mock.patch("importlib.util.find_spec", lambda name, *args: None if
+                      name == "helpers" and not helpers_installed else real(name, *args))
+    colab = mock.patch.dict(sys.modules, {"google.colab": type(sys)("google.colab")}
+                            if on_colab else {})
+    with hide, colab:
+        exec(compile(source, "colab-cell", "exec"), {})
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """colab_cell() as make_notebooks writes it once _config.yml names a real repository."""
+    import scripts.make_notebooks as make_notebooks
+
+    def with_url(url: str) -> str:
+        monkeypatch.setattr(make_notebooks, "is_placeholder", lambda _: False)
+        monkeypatch.setattr(yaml, "safe_load", lambda _: {"repository": {"url": url}})
+        return make_notebooks.colab_cell().source
+    return with_url
+
+
+def test_the_colab_cell_does_nothing_outside_colab_or_where_helpers_is_installed(published):
+    cells = [colab_cell().source, published("https://github.com/example/book")]
+    for source in cells:
+        run_colab_cell(source, on_colab=False)
+        run_colab_cell(source, on_colab=True, helpers_installed=True)
+
+
+def test_the_colab_cell_of_an_unpublished_book_says_so_on_colab():
+    with pytest.raises(RuntimeError, match="is a placeholder, so there is nothing to install"):
+        run_colab_cell(colab_cell().source, on_colab=True)
+
+
+def test_the_colab_cell_fails_loudly_when_pip_cannot_install(published, tmp_path):
+    """The cell used to report success after a failed %pip; now pip's error is raised."""
+    source = published(f"file://{tmp_path}/no-such-repository")
+    assert "mvc4ml-helpers[notebooks] @ git+file://" in source
+    with pytest.raises(RuntimeError, match=r"(?s)Could not install the book's helpers package"
+                                           r".*pip said:.*no-such-repository"):
+        run_colab_cell(source, on_colab=True)
 
 
 def test_twins_are_plain_jupyter_notebooks():
@@ -223,3 +258,38 @@ def test_framework_runs_get_one_shared_text_and_a_label_each():
                      ("code", "x = pytorch"), ("markdown", "**TensorFlow version**"),
                      ("code", "x = tensorflow")]
     assert "tabs" in out[1].source and "tabs" not in out[3].source
+
+
+def test_glued_numbers_show_only_digits_that_round_off_cannot_change():
+    """Each number the text quotes (a glue role and its format) reads the same for any value
+    within the round-off another CPU may add (README.md, "Numbers that hold on any machine"),
+    so the committed twins and every build agree to the digits shown."""
+    from scripts.make_notebooks import GLUED_VALUES, TIMING, page_key, shown_digits_are_robust
+    from scripts.plain_notebook import ROLE
+
+    committed = json.loads(GLUED_VALUES.read_text())
+    shown = 0
+    for source in notebook_sources():
+        for role in ROLE.finditer(source.read_text()):
+            key, _, spec = role["content"].partition(":")
+            if role["name"] != "glue:text" or key.endswith(TIMING):
+                continue
+            value = committed[page_key(source)][key]
+            assert shown_digits_are_robust(key, value, spec), \
+                f"{source.name}: {key} = {value} shown as {{:{spec}}} sits on a rounding edge"
+            shown += 1
+    assert shown >= 30
+
+
+def test_round_off_counts_as_the_same_number_and_a_real_change_does_not():
+    from scripts.make_notebooks import same_number, shown_digits_are_robust
+
+    assert same_number("k", "0.2222222222222222", "0.22222222222222224")
+    assert not same_number("k", "0.2222", "0.2223")
+    assert not same_number("k", "2490", "2516")  # a count is exact
+    assert same_number("k", "'passed'", "'passed'") and not same_number("k", "'a'", "'b'")
+    assert same_number("ch4_fb_ratio_timing", "0.98", "2.3")  # a measured time
+    assert same_number("ch7_final_loss", "0.24430", "0.24436")  # declared noisy
+    assert shown_digits_are_robust("k", "0.24431", ".3f")
+    assert not shown_digits_are_robust("k", "0.2444999999999", ".3f")
+    assert not shown_digits_are_robust("ch7_final_loss", "0.24449", ".3f")

@@ -3,7 +3,8 @@
 The file ships with ``helpers`` (Colab and a download have no ``solutions/``), so it must give
 instant feedback without giving the answers away. What it holds, by kind of question:
 
-* ``function``: the outputs on the *public* cases, as they are. These cases are printed in
+* ``function``: the outputs on the *public* cases, rounded to 12 significant digits (so that
+  another CPU's round-off, about 1e-16 relative, writes the same file). These cases are printed in
   the feedback anyway ("got ..., expected ... at input ..."); the grade also uses hidden
   cases, which are not in the package.
 * ``value``: the shape, and for each entry a salted SHA-256 digest of the entry written to 6
@@ -31,6 +32,7 @@ from helpers.grading.encoding import decode
 
 PUBLIC_EXPECTED = Path(__file__).with_name("public_expected.json")
 DIGITS = 6  # significant digits of a hashed entry: finer than the grader's tolerance
+SHIPPED_DIGITS = 12  # of a function's public outputs: far finer than any tolerance
 
 
 def load() -> dict:
@@ -59,10 +61,22 @@ def _digest(salt: str, where: str, index: int, text: str) -> str:
     return hashlib.sha256(f"{salt}:{where}:{index}:{text}".encode()).hexdigest()
 
 
+def rounded(data: Any) -> Any:
+    """Encoded answers (see :mod:`helpers.grading.encoding`) with every finite number
+    rounded to :data:`SHIPPED_DIGITS` significant digits."""
+    if isinstance(data, float):
+        return float(f"{data:.{SHIPPED_DIGITS}g}") if np.isfinite(data) else data
+    if isinstance(data, list):
+        return [rounded(x) for x in data]
+    if isinstance(data, dict) and "array" in data:
+        return {**data, "array": rounded(data["array"])}
+    return data
+
+
 def entry(kind: str, answers: list, salt: str, where: str) -> Any:
     """The public form of a question's expected answers (``where`` names it: "ch1.q2")."""
     if kind == "function":
-        return answers
+        return rounded(answers)
     if kind == "choice":
         return {"graded_only": True}
     value = np.asarray(decode(answers[0]), dtype=np.float64)

@@ -17,6 +17,11 @@ import helpers
 from helpers.grading import sandbox
 from helpers.grading.questions import Question
 
+# Settings that choose the kernels of NumPy, OpenBLAS, MKL, PyTorch and TensorFlow (a second
+# arithmetic, scripts/second_arithmetic.py, is made of them): passed on to the worker.
+ARITHMETIC_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_CBWR",
+                       "NPY_DISABLE_CPU_FEATURES", "ATEN_CPU_CAPABILITY", "TF_ENABLE_ONEDNN_OPTS")
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -83,7 +88,7 @@ def run_notebook(notebook_bytes: bytes, questions: list[Question], cases: dict[s
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
                "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}
-        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this machine's BLAS settings
+        for key in ARITHMETIC_SETTINGS:  # this machine's: the worker computes as the grader
             if key in os.environ:
                 env[key] = os.environ[key]
         # the worker imports this very helpers package, wherever it was loaded from (an

@@ -286,7 +286,7 @@ def test_chapter_6_every_identity_passes_both_checks():
     traces = re.findall(r"tr\((?:ABC|CAB|BCA|\(ABC\)\^T)\) = (-?[\d.]+)", text)
     assert len(traces) == 4 and len(set(traces)) == 1  # cyclic, and blind to transposes
     tab = float(re.search(r"max \|formula - finite differences\| = (\S+)", text)[1])
-    assert f"The NumPy tab’s difference, {tab:.1e}" in flat
+    assert tab < 1e-8 and "Both are round-off, below" in flat  # not a number round-off decides
 
 
 def test_chapter_6_matrix_factorization_in_three_frameworks_and_descent():
@@ -313,8 +313,9 @@ def test_chapter_7_network_beats_the_linear_classifier_on_the_spiral():
     assert initial == pytest.approx(np.log(3), abs=1e-3)
     final = float(re.search(r"step 9999 ([\d.]+)", text)[1])
     assert final < 0.3 and f"to {final:.3f}" in flat
-    rises = int(re.search(r"the loss was higher than before: (\d+) of 9999", text)[1])
-    assert 0 < rises < 9999 / 2 and f"in {rises:,} of the 9,999 steps it rises" in flat
+    rises = int(re.search(r"the loss rose by more than 0\.1%: (\d+) of 9999", text)[1])
+    assert 0 < rises < 9999 / 4
+    assert f"in {rises:,} of the 9,999 steps it rises by more than 0.1%" in flat
 
 
 def test_chapter_7_gates_and_gradient_checks():
@@ -414,21 +415,18 @@ def test_course_site_has_the_exercises_and_no_solution():
 
 
 def test_notebook_twins_print_the_numbers_this_build_computed():
-    """The .ipynb twins put the glued numbers into their text (scripts/glued_values.json),
-    formatted as the website shows them; they must read as this build's, or the twins are
-    stale. Measured times (keys ending in _timing) differ from run to run and are skipped."""
+    """The .ipynb twins put the glued numbers into their text (scripts/glued_values.json);
+    they must be this build's numbers, to the round-off that another CPU's arithmetic allows
+    (make_notebooks.same_number), or the twins are stale. Measured times are skipped."""
     import json
-
-    from myst_nb.core.variables import format_plain_text
 
     from scripts.make_notebooks import (
         GLUED_VALUES,
-        TIMING,
         glued_in_cache,
         notebook_sources,
         page_key,
+        same_number,
     )
-    from scripts.plain_notebook import ROLE
 
     committed = json.loads(GLUED_VALUES.read_text())
     pages = [s for s in notebook_sources() if "{glue:" in s.read_text()]
@@ -438,12 +436,10 @@ def test_notebook_twins_print_the_numbers_this_build_computed():
         assert built is not None, f"{source} is not in the execution cache: run `make book`"
         ours = committed.get(page_key(source), {})
         assert set(ours) == set(built), f"{source}: run `make notebooks`"
-        for role in ROLE.finditer(source.read_text()):
-            key, _, spec = role["content"].partition(":")
-            if role["name"] == "glue:text" and not key.endswith(TIMING):
-                assert format_plain_text(ours[key], spec) == \
-                    format_plain_text(built[key], spec), \
-                    f"{source}: {key} is stale in the twins; run `make notebooks`"
+        for key, value in built.items():
+            assert same_number(key, ours[key], value), \
+                f"{source}: {key} is {value} in this build and {ours[key]} in the twins " \
+                "(beyond round-off): run `make notebooks`"
 
 
 @pytest.mark.parametrize("name", [p for p in PAGES if p.startswith(("chapters/", "appendix/"))])

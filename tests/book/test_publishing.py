@@ -14,6 +14,7 @@ import yaml
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from scripts.generated import config_with_absolute_paths
 from tests.site_server import HTML, ROOT, published, toc_pages
 
 LAUNCH_HOSTS = ("colab.research.google.com", "mybinder.org")
@@ -36,14 +37,8 @@ def test_the_placeholder_url_leaves_out_every_repository_and_launch_button():
 
 def test_a_real_repository_url_brings_the_buttons_back(tmp_path):
     """A build of the book with a real repository URL (from the execution cache)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = config_with_absolute_paths()
     config["repository"]["url"] = PUBLISHED_URL
-    # paths in a config are relative to its folder: point them back at the book's
-    config["execute"]["cache"] = str(ROOT / config["execute"]["cache"])
-    config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
-    config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
-    config["sphinx"]["local_extensions"] = {
-        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
     (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(ROOT), "-n", "-W",
