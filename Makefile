@@ -23,7 +23,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install book pdf book-course notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course numerics notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ book-course: book ## Build the course website (exercises, no solutions) into _bu
 	$(BIN)/python scripts/build_pdf.py _build/course/_build/html
 	@echo "course website: _build/course/_build/html"
 
+numerics: $(INSTALLED) ## Build the book again under a second arithmetic; page and grading tests on it
+	$(BIN)/python scripts/second_arithmetic.py
+
 notebooks: $(INSTALLED) ## Regenerate exercises/ from solutions/, and every page's .ipynb twin (after `make book`)
 	$(BIN)/python scripts/make_exercises.py
 	$(BIN)/python scripts/make_notebooks.py
@@ -92,7 +95,7 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: chromium bubblewrap lint unit slow book book-course book-tests browser-tests ## Everything: lint, all tests, both builds, pages in Chromium
+test: chromium bubblewrap lint unit slow book book-course book-tests numerics browser-tests ## Everything: lint, all tests, the builds, pages in Chromium
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.

@@ -124,20 +124,29 @@ def colab_cell() -> nbformat.NotebookNode:
     return cell
 
 
-def glued_in_cache(source: Path) -> dict[str, str] | None:
-    """The values a page glued when the build last executed its current code, or None."""
+def executed_in_cache(source: Path, cache_path: Path = EXECUTION_CACHE
+                      ) -> nbformat.NotebookNode | None:
+    """The page as the build last executed its current code (outputs included), or None."""
     from jupyter_cache import get_cache
     from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_nb.ext.glue import extract_glue_data_cell
 
-    if not EXECUTION_CACHE.is_dir():
+    if not cache_path.is_dir():
         return None
-    cache = get_cache(EXECUTION_CACHE)
+    cache = get_cache(cache_path)
     try:
         record = cache.match_cache_notebook(read_myst_markdown_notebook(source.read_text()))
     except KeyError:
         return None
-    executed = cache.get_cache_bundle(record.pk).nb
+    return cache.get_cache_bundle(record.pk).nb
+
+
+def glued_in_cache(source: Path) -> dict[str, str] | None:
+    """The values a page glued when the build last executed its current code, or None."""
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    executed = executed_in_cache(source)
+    if executed is None:
+        return None
     return {key: data.data["text/plain"] for cell in executed.cells if cell.cell_type == "code"
             for key, data in extract_glue_data_cell(cell)}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def main(argv: list[str]) -> int:
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in SETTINGS.items()))
         return 0
     env = {**os.environ, **SETTINGS}
-    BUILD.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(BUILD, ignore_errors=True)  # every page executed anew: nothing kept
+    BUILD.mkdir(parents=True)
     config = config_with_absolute_paths()
     config["execute"]["cache"] = str(BUILD / "_build" / ".jupyter_cache")
     (BUILD / "_config.yml").write_text(yaml.safe_dump(config))

@@ -44,11 +44,45 @@ def pins(path: Path) -> dict[str, str]:
     return found
 
 
-def test_binder_asks_for_the_same_versions_as_requirements():
-    assert pins(ROOT / "binder" / "requirements.txt") == pins(ROOT / "requirements.txt")
-    text = (ROOT / "binder" / "requirements.txt").read_text()
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text  # CPU-only torch
-    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
+BINDER = ROOT / "binder"
+BUILD_AND_TEST_TOOLS = {"jupyter-book", "myst-nb", "sphinx", "pytest", "hypothesis", "ruff",
+                        "playwright", "beautifulsoup4", "pypdf", "jupyterlab", "nbclient"}
+
+
+def test_binder_is_lean_self_contained_and_pinned_as_the_book_is():
+    binder = pins(BINDER / "requirements.txt")
+    book = pins(ROOT / "requirements.txt")
+    assert {"numpy", "matplotlib", "torch", "tensorflow", "ipykernel", "jupytext"} <= set(binder)
+    assert {name: book[name] for name in binder} == binder  # the book's versions
+    assert not BUILD_AND_TEST_TOOLS & set(binder)  # nothing to build or test the book with
+    lines = [line.split("#", 1)[0].strip()
+             for line in (BINDER / "requirements.txt").read_text().splitlines()]
+    # a local reference makes repo2docker copy the repository first: a new install per commit
+    assert not [line for line in lines if line.startswith(("-r", "-c", "-e", ".", "--requ",
+                                                           "--cons", "--edit"))
+                or "file://" in line]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # CPU-only torch
+    assert "pip install --no-deps -e ." in (BINDER / "postBuild").read_text()
+
+
+@pytest.mark.slow
+def test_binder_requirements_agree_with_the_base_image(tmp_path):
+    """pip resolves the base image's Jupyter (binder/base-image.txt) together with the book's
+    Binder requirements from the packages' own metadata (PyPI), changing none of the base
+    image's versions. PyTorch is left out: its index is not reachable from every machine,
+    and none of the base image's packages depends on it."""
+    wanted = [line for line in (BINDER / "requirements.txt").read_text().splitlines()
+              if not line.startswith(("--extra-index-url", "torch=="))]
+    (tmp_path / "binder.txt").write_text("\n".join(wanted) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--report", "-", "-r", str(BINDER / "base-image.txt"), "-r", str(tmp_path / "binder.txt")],
+        capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    resolved = {item["metadata"]["name"].lower().replace("_", "-"): item["metadata"]["version"]
+                for item in json.loads(result.stdout)["install"]}
+    base = pins(BINDER / "base-image.txt")
+    assert {name: resolved[name] for name in base} == base
 
 
 def test_every_notebook_page_has_an_up_to_date_ipynb_twin():

@@ -11,6 +11,7 @@ not processed), which the test checks.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,9 @@ results = {}
 for path in map(Path, sys.argv[1:]):
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(
-        "import helpers, sys\nprint('HELPERS', helpers.__file__)\nprint('PYTHON', sys.executable)"))
+        "import helpers, resource, sys\nprint('HELPERS', helpers.__file__)\n"
+        "print('PYTHON', sys.executable)\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"))
     start = time.perf_counter()
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -49,11 +52,9 @@ print(json.dumps(results))
 '''
 
 
-@pytest.fixture(scope="module")
-def student_env(tmp_path_factory):
-    """A fresh venv holding the book's wheel, and a working folder outside the repository."""
-    base = tmp_path_factory.mktemp("student")
-    # Build from a copy of what the wheel is made of: setuptools writes build/ beside it.
+def build_wheel(base: Path) -> Path:
+    """The book's wheel, built in ``base`` from a copy of what it is made of (setuptools
+    writes build/ beside its source)."""
     source = base / "source"
     shutil.copytree(ROOT / "helpers", source / "helpers",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -63,6 +64,14 @@ def student_env(tmp_path_factory):
                     "--no-build-isolation", "--wheel-dir", str(base / "dist"), str(source)],
                    check=True, capture_output=True)
     (wheel,) = (base / "dist").glob("*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def student_env(tmp_path_factory):
+    """A fresh venv holding the book's wheel, and a working folder outside the repository."""
+    base = tmp_path_factory.mktemp("student")
+    wheel = build_wheel(base)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "venv")],
                    check=True)
     python = base / "venv" / "bin" / "python"
@@ -140,11 +149,14 @@ def test_every_twin_runs_from_the_installed_package(student_env):
         if "/solutions/" in path:
             assert checks and all("".join(o).split(": ", 1)[1].startswith(("passed", "recorded"))
                                   for o in checks), (path, checks)
-    # What a student waits for each notebook (kernel start included), kept for the README.
-    timings = {Path(p).relative_to(work).as_posix(): round(r["seconds"], 1)
-               for p, r in results.items()}
-    timings["total"] = round(time.perf_counter() - start)
+    # What a student waits for each notebook (kernel start included), and the most memory
+    # its kernel held (Binder gives 2 GB to all open kernels together), kept for the README.
+    measured = {Path(p).relative_to(work).as_posix(): {
+        "seconds": round(r["seconds"], 1),
+        "peak_mb": round(int(re.search(r"PEAK (\d+)", "".join(map("".join, r["outputs"])))[1])
+                         / 1024)} for p, r in results.items()}
+    measured["total_seconds"] = round(time.perf_counter() - start)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    (artifacts / "twin-seconds.json").write_text(json.dumps(timings, indent=1) + "\n")
+    (artifacts / "twins.json").write_text(json.dumps(measured, indent=1) + "\n")
 
