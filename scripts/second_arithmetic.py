@@ -14,8 +14,10 @@ prove that about itself by changing its arithmetic, which is what another CPU do
 Under these settings the website is built into ``_build/numerics/_build/html`` with an
 execution cache of its own (every page executed again; no PDF), and then the page checks
 (``tests/book/test_built_site.py``: the glued values against scripts/glued_values.json, the
-numbers each page prints) and the grading tests (the public answers of every chapter against
-helpers/grading/public_expected.json) run against that build, under the same settings.
+numbers each page prints; ``tests/book/test_second_arithmetic.py``: every output as `make
+book` printed it, but for cells tagged ``machine-dependent``) and the grading tests (the
+public answers of every chapter against helpers/grading/public_expected.json) run against
+that build, under the same settings.
 
     python scripts/second_arithmetic.py          # `make numerics`; `make test` runs it
     python scripts/second_arithmetic.py --env    # print the settings, for a shell
@@ -47,7 +49,8 @@ SETTINGS = {
     "TF_ENABLE_ONEDNN_OPTS": "0",
 }
 BUILD = ROOT / "_build" / "numerics"
-TESTS = ["tests/book/test_built_site.py", "tests/test_grading.py", "tests/test_variants.py",
+TESTS = ["tests/book/test_built_site.py", "tests/book/test_second_arithmetic.py",
+         "tests/test_grading.py", "tests/test_variants.py",
          # the course build is `make book-course`'s: this script builds the website alone
          "--deselect",
          "tests/book/test_built_site.py::test_course_site_has_the_exercises_and_no_solution"]
