@@ -95,7 +95,12 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: chromium bubblewrap lint unit slow book book-course book-tests numerics browser-tests ## Everything: lint, all tests, the builds, pages in Chromium
+# The last three run side by side (their outputs are kept apart): `slow` mostly waits (time
+# limits, kernels starting) and `numerics` (one thread) and `browser-tests` each keep about
+# one core busy, so on 2 cores they take little longer than `slow` alone. The sub-make
+# inherits -k: `make -k test` still reports every failure.
+test: chromium bubblewrap lint unit book book-course book-tests ## Everything: lint, all tests, the builds, pages in Chromium
+	$(MAKE) -j3 --output-sync=target slow numerics browser-tests
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.
