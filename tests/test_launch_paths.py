@@ -184,7 +184,8 @@ def test_chapter_twins_read_as_the_website_does():
 
 def test_opening_and_saving_a_page_changes_no_file():
     """What jupytext (for .md pages) and nbformat (for .ipynb twins) write on save is the file
-    as it is; and the kernelspec is the one Jupyter writes for the installed kernel."""
+    as it is; and the kernelspec and language_info are the ones Jupyter writes for the installed
+    kernel (JupyterLab marks a notebook lacking either as modified as soon as it opens)."""
     from ipykernel.ipkernel import IPythonKernel
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -194,6 +195,7 @@ def test_opening_and_saving_a_page_changes_no_file():
         page = jupytext.reads(text, fmt="md:myst")
         assert jupytext.writes(page, fmt="md:myst") == text, source
         assert page.metadata["kernelspec"]["display_name"] == display_name, source
+        assert page.metadata["language_info"] == IPythonKernel.language_info, source
     for twin in TWINS:
         text = twin.read_text()
         notebook = nbformat.reads(text, as_version=4)
