@@ -29,10 +29,10 @@ help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(INSTALLED): requirements.txt pyproject.toml
+	@case "$(TORCH)" in pypi|cpu) ;; *) echo "TORCH=$(TORCH) is not a route: use TORCH=cpu" \
+	  "(PyTorch's CPU-only index) or TORCH=pypi (the default)"; exit 2;; esac
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@case "$(TORCH)" in pypi|cpu) ;; *) echo "TORCH=$(TORCH): use TORCH=cpu (PyTorch's CPU-only \
-	  index) or TORCH=pypi (the default)"; exit 2;; esac
 	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet --index-url $(TORCH_CPU_INDEX) $(TORCH_PIN))
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .

@@ -1,6 +1,7 @@
 """The launch paths: .ipynb twins for Colab, the Binder environment, the local Makefile."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -329,3 +330,28 @@ def test_round_off_counts_as_the_same_number_and_a_real_change_does_not():
     assert shown_digits_are_robust("k", "0.24431", ".3f")
     assert not shown_digits_are_robust("k", "0.2444999999999", ".3f")
     assert not shown_digits_are_robust("ch7_final_loss", "0.24449", ".3f")
+
+
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=60)
+
+
+def test_make_install_takes_pytorchs_cpu_index_when_asked():
+    """What `make install` would run (make -n -B: printed, not run): PyPI by default, and with
+    TORCH=cpu the pinned torch from PyTorch's CPU index before the rest of requirements.txt."""
+    pin = pins(ROOT / "requirements.txt")["torch"]
+    default = make("-n", "-B", "install").stdout
+    cpu = make("-n", "-B", "install", "TORCH=cpu").stdout
+    assert "download.pytorch.org" not in default and "-r requirements.txt" in default
+    first = cpu.index(f"--index-url https://download.pytorch.org/whl/cpu torch=={pin}")
+    assert first < cpu.index("-r requirements.txt")
+    wrong = make("-B", "install", "TORCH=gpu")  # refused before anything is installed
+    assert wrong.returncode != 0 and "TORCH=gpu is not a route" in wrong.stdout
+
+
+def test_make_lab_runs_as_root():
+    """JupyterLab refuses to start as root without --allow-root; ordinary users need none."""
+    lab = make("-n", "lab").stdout
+    assert "jupyter lab" in lab
+    assert ("--allow-root" in lab) == (os.geteuid() == 0)
