@@ -67,8 +67,9 @@ COLAB_INSTALL = '''\
     if pip.returncode != 0:
         raise RuntimeError(
             f"Could not install the book's helpers package ({{package}}); pip said:\\n"
-            f"{{pip.stderr[-1500:]}}\\nCheck that the repository is public and the runtime "
-            "has internet access (Runtime > Change runtime type), then run this cell again.")'''
+            f"{{pip.stderr[-1500:]}}\\nCheck that the repository is public and that this "
+            "runtime reaches github.com (a new one: Runtime > Disconnect and delete "
+            "runtime), then run this cell again.")'''
 # While _config.yml names a placeholder repository there is nothing to install from.
 COLAB_UNPUBLISHED = '''\
     raise RuntimeError(

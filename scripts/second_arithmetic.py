@@ -25,6 +25,7 @@ that build, under the same settings.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import shutil
@@ -57,7 +58,10 @@ TESTS = ["tests/book/test_built_site.py", "tests/book/test_second_arithmetic.py"
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--env"]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", action="store_true", help="print the settings and stop")
+    if parser.parse_args(argv).env:
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in SETTINGS.items()))
         return 0
     env = {**os.environ, **SETTINGS}

@@ -160,7 +160,7 @@ def test_chapter_3_sum_over_paths_agrees_with_differences_and_pytorch():
     assert "4 paths from w to f" in text
     gap = float(re.search(r"PyTorch \S+, central difference (\S+)\s", text)[1])
     assert 1e-13 < gap < 1e-8
-    assert f"differs by at most {gap:.0e} relative" in " ".join(text.split())
+    assert "differs by less than" in " ".join(text.split())  # a bound: round-off digits vary
 
 
 def test_chapter_3_partials_exist_where_no_linear_approximation_does():
