@@ -15,8 +15,8 @@ INPUTS_HASH_FILE := _build/.execution-inputs.sha256
 # (`--all`: from the doctrees and the execution cache, nothing is executed again).
 STATIC_HASH_FILE := _build/.static.sha256
 
-# PyTorch's route. PyPI's Linux wheel of torch is the CUDA build (a 0.5 GB wheel and 2.0 GB of
-# NVIDIA libraries); TORCH=cpu takes the CPU-only wheel from PyTorch's own index instead
+# PyTorch's route. PyPI's Linux wheel of torch is the CUDA build (a 0.5 GB wheel and 2.1 GB of
+# NVIDIA libraries and Triton); TORCH=cpu takes the CPU-only wheel from PyTorch's own index instead
 # (0.2 GB). Either way the version is requirements.txt's pin. README.md, "The two commands".
 TORCH ?= pypi
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu

@@ -189,7 +189,8 @@ def error_loglog(
 
     A dashed reference line of slope ``reference_slope`` runs a factor 4 below the smallest
     point, so an error that shrinks like ``size**p`` runs parallel to it, visibly apart, when
-    ``p`` matches. Errors grow with the size, so the legend sits in the empty upper left.
+    ``p`` matches. The legend gets a band of its own above the data (30% more decades
+    on top), so it covers no point or tick label.
     """
     h = as_float64(sizes, "sizes")
     err = as_float64(errors, "errors")

@@ -152,6 +152,11 @@ def glued_in_cache(source: Path) -> dict[str, str] | None:
             for key, data in extract_glue_data_cell(cell)}
 
 
+def tolerance(key: str) -> float:
+    """The relative round-off a glued number may carry from one CPU to another."""
+    return NOISY_RTOL.get(key, GLUE_RTOL)
+
+
 def same_number(key: str, ours: str, built: str) -> bool:
     """Whether two builds' glued values (their text/plain) are the same number, to the
     tolerance that round-off allows it (timings are measurements: always the same)."""
@@ -161,7 +166,7 @@ def same_number(key: str, ours: str, built: str) -> bool:
         a, b = float(ours), float(built)
     except ValueError:
         return ours == built
-    return math.isclose(a, b, rel_tol=NOISY_RTOL.get(key, GLUE_RTOL), abs_tol=1e-12)
+    return math.isclose(a, b, rel_tol=tolerance(key), abs_tol=1e-12)
 
 
 def shown_digits_are_robust(key: str, value: str, spec: str) -> bool:
@@ -175,8 +180,7 @@ def shown_digits_are_robust(key: str, value: str, spec: str) -> bool:
         return True
     if value.lstrip("-").isdigit():
         return True  # a count: exact, or the second arithmetic shows that it is not
-    rtol = NOISY_RTOL.get(key, GLUE_RTOL)
-    return len({format_plain_text(repr(number * (1 + k * rtol)), spec)
+    return len({format_plain_text(repr(number * (1 + k * tolerance(key))), spec)
                 for k in (-1, 0, 1)}) == 1
 
 

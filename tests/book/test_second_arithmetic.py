@@ -26,6 +26,7 @@ def printed(cell) -> str:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
             shown.append(output["text"])
+            continue
         data = output.get("data", {})
         if "scrapbook" in output.get("metadata", {}) or set(data) - {"text/plain"}:
             continue
