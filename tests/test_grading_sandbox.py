@@ -19,7 +19,8 @@ import psutil
 import pytest
 
 from helpers.grading.__main__ import main as grading_cli
-from helpers.grading.grade import Grader, read_submission, solution_path
+from helpers.grading.grade import Grader, solution_path
+from helpers.grading.submission import read_file
 from helpers.grading.runner import Limits
 from tests.grading_notebooks import notebook
 
@@ -103,7 +104,7 @@ def test_links_fifos_and_folders_are_refused_with_a_message(tmp_path, batch):
     assert "folder" in results["folder"].messages[0]
     assert results["honest"].total == results["honest"].maximum
     with pytest.raises(OSError, match="symbolic link"):
-        read_submission(link)
+        read_file(link)
 
 
 def test_writes_outside_the_workers_folder_fail_and_change_nothing(tmp_path, batch):

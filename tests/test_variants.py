@@ -122,9 +122,12 @@ def test_seeds_are_keyed_and_files_name_their_student(tmp_path, roster):
     assert made.seed("alice", "ch1") != made.seed("bob", "ch1")
     assert made.seed("alice", "ch1") != other.seed("alice", "ch1")  # the secret decides
     assert made.seed("alice", "ch1") != made.seed("alice", "ch2")
-    assert made.student_of(Path("x/alice__01_partial_derivatives.ipynb")) == "alice"
-    assert made.student_of(Path("bob/homework.ipynb")) == "bob"
-    assert made.student_of(Path("x/mallory__01.ipynb")) is None
+    assert made.identify(Path("x/alice__01_partial_derivatives.ipynb")) == ("alice", None)
+    assert made.identify(Path("bob/homework.ipynb")) == ("bob", None)
+    assert made.identify(Path("x/mallory__01.ipynb")) == (None, None)
+    # an LMS download: the folder names the submitter, a file name that disagrees is flagged
+    student, flag = made.identify(Path("lms/alice/bob__01_partial_derivatives.ipynb"))
+    assert student == "alice" and "'bob'" in flag
 
 
 # ---------------------------------------------------------------- graded right, every variant

@@ -28,8 +28,8 @@ def feedback(chapter: str, question: Question, answers: list,
     if question.kind == "value":
         ok, message = public.check_value(want, expected["salt"], f"{chapter}.{question.name}",
                                          decode(answers[0]))
-        return (question.points if ok else 0.0), message
-    passed, messages = 0, []
+        return (None if ok is None else question.points if ok else 0.0), message
+    passed, messages = 0, []  # the grader's own comparison, on the same rounded outputs
     for case, value, got in zip(question.cases(), want, answers, strict=True):
         ok, message = compare(decode(value), decode(got), question.kind, f"at input {case}")
         passed += ok
@@ -105,10 +105,11 @@ def check_notebook(path, chapter: str | None = None) -> tuple[float, float, list
     notebook, on their own machine) and give (points, of the checkable maximum, lines)."""
     import json
 
-    from helpers.grading.grade import GradingError, chapter_of, read_submission
+    from helpers.grading.grade import GradingError, chapter_of
     from helpers.grading.runner import Limits, run_notebook
+    from helpers.grading.submission import read_file
 
-    data = read_submission(path)
+    data = read_file(path)
     try:
         chapter = chapter or chapter_of(json.loads(data))
     except ValueError as error:

@@ -80,13 +80,20 @@ class Course:
         and chapter, so the grader can rebuild the very cell it handed out)."""
         return keyed(self.secret, "salt", chapter, student)[:32]
 
-    def student_of(self, path: Path) -> str | None:
-        """Whose submission a file is: ``<id>__...ipynb``, or a file in a folder named by
-        the id (as an LMS download lays them out); None if neither names a student."""
+    def identify(self, path: Path) -> tuple[str | None, str | None]:
+        """(whose submission a file is, a flag or None). A folder named by a student's id (an
+        LMS download: one folder per submitter) names the submitter, whatever the file is
+        called; a file name ``<id>__...`` that names someone else is flagged. Without such a
+        folder, the file name's id; None if neither names a student."""
         path = Path(path)
-        candidates = [path.name.split(SEPARATOR, 1)[0]] if SEPARATOR in path.name else []
-        candidates.append(path.parent.name)
-        return next((c for c in candidates if c in self.students), None)
+        named = path.name.split(SEPARATOR, 1)[0] if SEPARATOR in path.name else None
+        folder = path.parent.name
+        if folder in self.students:
+            if named is not None and named != folder:
+                return folder, (f"submitted by {folder} (its folder), but its file name "
+                                f"names {named[:64]!r}: a notebook passed on?")
+            return folder, None
+        return (named if named in self.students else None), None
 
 
 def read_roster(path: Path) -> list[str]:

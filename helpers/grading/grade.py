@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -19,12 +17,12 @@ from helpers.grading.encoding import decode
 from helpers.grading.questions import QUESTIONS, Question, chapter_questions
 from helpers.grading.runner import Limits, run_notebook
 from helpers.grading.sandbox import SandboxUnavailable, probe
+from helpers.grading.submission import Refused, parse, read_file
 from helpers.grading.variants import book_variant, mismatches, variant, with_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 HIDDEN_CASES = SOLUTIONS / "hidden_cases.json"
-MAX_SUBMISSION_BYTES = 20 * 1024**2
 
 
 class GradingError(RuntimeError):
@@ -55,9 +53,12 @@ def notebook_bytes(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def chapter_of(notebook: dict) -> str | None:
-    chapter = notebook.get("metadata", {}).get("grading", {}).get("chapter")
-    return chapter if chapter in QUESTIONS else None
+def chapter_of(notebook: object) -> str | None:
+    """The chapter a notebook's metadata names, if it names one (any JSON is accepted)."""
+    metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+    grading = metadata.get("grading") if isinstance(metadata, dict) else None
+    chapter = grading.get("chapter") if isinstance(grading, dict) else None
+    return chapter if isinstance(chapter, str) and chapter in QUESTIONS else None
 
 
 def solution_path(chapter: str) -> Path:
@@ -77,31 +78,6 @@ def all_cases(chapter: str, hidden: bool) -> dict[str, list]:
         for name, more in extra.items():
             cases[name] = cases[name] + more
     return cases
-
-
-def read_submission(path: Path) -> bytes:
-    """The bytes of a submission that is a regular file; anything else is refused with a
-    message (a link could point at a solution, a FIFO would block, a device never ends).
-    The file is opened without following links and never written."""
-    try:
-        if path.is_symlink():
-            raise OSError("it is a symbolic link: submit the notebook file itself")
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        raise OSError(error.strerror or str(error)) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if \
-                stat.S_ISFIFO(info.st_mode) else "a device or socket"
-            raise OSError(f"it is {kind}, not a regular file: submit the .ipynb file itself")
-        if info.st_size > MAX_SUBMISSION_BYTES:
-            raise OSError(f"it is {info.st_size / 1024**2:.0f} MB; a notebook to grade may "
-                          f"have at most {MAX_SUBMISSION_BYTES // 1024**2} MB (clear outputs)")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(MAX_SUBMISSION_BYTES + 1)
-    finally:
-        os.close(fd)
 
 
 def reference_answers(chapter: str, hidden: bool, limits: Limits, sandboxed: bool = True,
@@ -141,19 +117,23 @@ def reference_answers_of(chapter: str, hidden: bool, limits: Limits, sandboxed: 
 
 def score(chapter: str, questions: list[Question], cases: dict, expected: dict,
           result: dict, public_count: dict[str, int]) -> tuple[dict, list[str]]:
+    """Points and messages. Expected outputs are compared as the package ships them
+    (rounded to 12 digits), so that the grade and ``check`` agree on the public cases; what
+    a message may say is :mod:`helpers.grading.compare`'s rule."""
     points, messages = {}, []
     if "fatal" in result:
         return {q.name: 0.0 for q in questions}, [result["fatal"]]
     for question in questions:
         answers = result["answers"].get(question.name, [])
+        answers = answers if isinstance(answers, list) else []
         passed, notes = 0, []
         for k, (case, want) in enumerate(zip(cases[question.name], expected[question.name],
                                              strict=True)):
             got = answers[k] if k < len(answers) else {"error": "no answer"}
             public = k < public_count[question.name]
-            where = f"at input {case}" if question.kind == "function" and public else ""
-            ok, message = compare(decode(want), decode(got), question.kind, where,
-                                  reveal=public)
+            where = f"at input {case}" if question.kind == "function" else ""
+            ok, message = compare(decode(public_answers.rounded(want)), decode(got),
+                                  question.kind, where, reveal=public)
             passed += ok
             if not ok and message not in notes:
                 notes.append(message)
@@ -184,8 +164,7 @@ class Grader:
         self.sandboxed, self.references, self.course = sandboxed, references, course
         if sandboxed:
             try:
-                with tempfile.TemporaryDirectory(prefix="grading-probe-") as folder:
-                    probe(Path(folder))
+                probe()
             except SandboxUnavailable as error:
                 raise GradingError(str(error)) from None
         self._expected: dict[str, dict] = {}
@@ -270,13 +249,14 @@ class Grader:
             if question.draw is not None:
                 answers = expected[question.name][:len(question.cases())]
                 public[question.name] = public_answers.entry(question.kind, answers, salt,
-                                                             f"{chapter}.{question.name}")
+                                                             f"{chapter}.{question.name}",
+                                                             digests=False)
         return self.course.variant(student, chapter, public)
 
     def grade(self, path: Path) -> Result:
         result = Result(submission=str(path))
         try:
-            data = read_submission(path)
+            data = read_file(path)
         except OSError as error:
             result.messages.append(f"cannot grade {path.name}: {error}")
             self._zero(result, self.chapter)
@@ -286,19 +266,18 @@ class Grader:
         except GradingError:
             raise
         except Exception as error:  # report it on this row, go on with the batch
-            result.messages.append(f"grader error: {type(error).__name__}: {error}")
+            result.messages.append(f"grader error: {type(error).__name__}: {str(error)[:200]}")
         return result
 
     def _grade_bytes(self, data: bytes, result: Result, path: Path) -> None:
         try:
-            notebook = json.loads(data)
-            if not isinstance(notebook, dict) or "cells" not in notebook:
-                raise ValueError("no cells")
-        except ValueError as error:
-            result.messages.append(f"not a valid notebook (.ipynb JSON): {error}")
+            submission = parse(data, QUESTIONS)
+        except Refused as error:
+            result.messages.append(str(error))
             self._zero(result, self.chapter)
             return
-        chapter = chapter_of(notebook)
+        result.messages += submission.notes
+        notebook, chapter = submission.notebook, submission.chapter
         if self.chapter and chapter and chapter != self.chapter:
             result.chapter = chapter
             result.messages.append(f"this is the notebook of {chapter}, not {self.chapter}: "
@@ -319,7 +298,7 @@ class Grader:
             return
         seed = 0
         if self.course is not None:
-            student = self.course.student_of(path)
+            student, flag = self.course.identify(path)
             if student is None:
                 result.messages.append(
                     f"cannot tell whose notebook {path.name} is: name it <id>__<notebook> "
@@ -327,34 +306,36 @@ class Grader:
                 self._zero(result, chapter)
                 return
             result.student = student
+            result.flags += [flag] if flag else []
             the_variant = self.canonical(student, chapter)
             seed = the_variant["seed"]
-            result.flags += mismatches(the_variant, notebook.get("metadata", {}).get(
-                "grading", {}))
+            result.flags += mismatches(the_variant, submission.grading)
         else:
             the_variant = book_variant(chapter)
         # the variant cell is the course's, whatever the submission's said
         notebook, note = with_variant(notebook, the_variant)
         if note:
             (result.flags if self.course is not None else result.messages).append(note)
-        data = json.dumps(notebook).encode()
         questions = chapter_questions(chapter)
         cases = self.cases(chapter)
         public = {q.name: len(q.cases()) for q in questions}
         expected = self.expected(chapter, seed)
-        outcome = run_notebook(data, questions, cases, self.limits, self.sandboxed)
-        result.points, result.messages = score(chapter, questions, cases, expected, outcome,
-                                               public)
+        outcome = run_notebook(json.dumps(notebook).encode(), questions,
+                               {name: c[:public[name]] for name, c in cases.items()},
+                               self.limits, self.sandboxed,
+                               hidden={name: c[public[name]:] for name, c in cases.items()})
+        result.points, messages = score(chapter, questions, cases, expected, outcome, public)
+        result.messages += messages
         result.maximum = sum(q.points for q in questions)
         if outcome.get("cell_errors"):
             result.messages.append("errors while running: "
-                                   + "; ".join(outcome["cell_errors"][:3]))
+                                   + "; ".join(map(str, outcome["cell_errors"][:3])))
 
     def _submitters(self, paths: list[Path], chapters: set[str]) -> set[tuple[str, str]]:
         """(student, chapter) of every submission whose file names a student of the course."""
         pairs = set()
         for path in paths:
-            chapter, student = self.chapter or _peek_chapter(path), self.course.student_of(path)
+            chapter, student = self.chapter or _peek_chapter(path), self.course.identify(path)[0]
             if chapter in chapters and student is not None:
                 pairs.add((student, chapter))
         return pairs
@@ -392,12 +373,29 @@ class Grader:
                     sys.stderr.flush()
         if progress:
             sys.stderr.write("\n")
-        return [results[p] for p in paths]
+        ordered = [results[p] for p in paths]
+        _flag_duplicates(ordered)
+        return ordered
+
+
+def _flag_duplicates(results: list[Result]) -> None:
+    """Flag every submission of a student who has more than one for a chapter: which one
+    counts is the instructor's decision, not the grader's."""
+    by_student: dict[tuple[str, str], list[Result]] = {}
+    for result in results:
+        if result.student:
+            by_student.setdefault((result.student, result.chapter), []).append(result)
+    for (student, chapter), same in by_student.items():
+        if len(same) > 1:
+            names = ", ".join(Path(r.submission).name for r in same)
+            for result in same:
+                result.flags.append(f"{len(same)} submissions of {chapter} for {student} in "
+                                    f"this batch ({names[:300]}): decide which one counts")
 
 
 def _peek_chapter(path: Path) -> str | None:
     """The chapter a submission declares, if it can be read (grading says why if not)."""
     try:
-        return chapter_of(json.loads(read_submission(path)))
-    except (OSError, ValueError, AttributeError):
+        return parse(read_file(path), QUESTIONS).chapter
+    except (OSError, ValueError):  # Refused is a ValueError
         return None

@@ -99,8 +99,8 @@ class StoredCourse:
     def __init__(self, record: dict, submitter: str | None):
         self.record, self.submitter, self.hidden = record, submitter, {}
 
-    def student_of(self, path: Path) -> str | None:
-        return self.submitter
+    def identify(self, path: Path) -> tuple[str | None, str | None]:
+        return self.submitter, None
 
     def seed(self, student: str, chapter: str) -> int:
         return self.canonical(student, chapter)["seed"]

@@ -2,15 +2,26 @@
 
 A worker process started through :func:`wrap` sees
 
-* the system (``/usr``, ``/etc``, ...), the Python installation and the virtual environment,
-  read-only;
+* the system (``/usr`` and its merged-/usr links), the Python installation and the virtual
+  environment, read-only and ``nosuid``; of ``/etc`` only what the dynamic linker and Python
+  read, and a ``passwd`` naming no one but the worker (no shadow, keys or host names);
 * of the book's repository, only the installed ``helpers`` package, read-only: no
   ``solutions/``, hidden cases, other submissions or CSV files exist in its view;
-* one writable directory, its own (``/tmp/grading``, holding its copy of the notebook), on an
-  otherwise empty ``/tmp``;
+* one writable place, ``/tmp``: a tmpfs of bounded size (``Limits.disk_bytes``) that exists
+  only in the sandbox's own mount namespace, holding its copy of the notebook in
+  ``/tmp/grading``. Nothing on the host is writable, so nothing it writes (a setuid binary, a
+  large file) outlives it or is seen by anyone;
 * no network, and its own PID namespace: it cannot see or signal the grader or other
   workers, and whatever it starts dies with it (``--die-with-parent``, and the namespace ends
-  when its first process does); ``--new-session`` keeps it off the grader's terminal.
+  when its first process does); ``--new-session`` keeps it off the grader's terminal;
+* no privileges, whoever starts the grader. An ordinary user's bubblewrap makes a user
+  namespace with no capabilities and no further user namespaces. Root's bubblewrap would keep
+  root's identity on the host (a user namespace made by root maps its uid to host root, and
+  root owns ``/etc``), so as root the sandbox is entered without a user namespace and, before
+  any code of the submission runs, ``setpriv`` becomes an unprivileged uid of the grader's
+  own (:func:`worker_uid`), with no capabilities, an empty bounding set and ``no_new_privs``.
+  Even the capabilities setpriv needs for that (setuid, setgid, setpcap) are all that
+  bubblewrap keeps (``--cap-drop ALL`` and three ``--cap-add``).
 
 bubblewrap is the tool Flatpak builds on; rewriting it here (namespaces by hand) would be
 worse, and checking and restoring chosen folders after the fact cannot stop reads, processes
@@ -19,15 +30,27 @@ that outlive the run, or writes to files nobody thought to check.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 INSIDE = Path("/tmp/grading")  # the worker's directory, as the worker sees it
 INSTALL_HINT = ("install Debian's bubblewrap (`sudo apt-get install bubblewrap`), or grade "
                 "without a sandbox with --unsafe-no-sandbox (any submission can then read "
                 "the reference solutions and change files and other grades)")
+SETPRIV = "/usr/bin/setpriv"  # util-linux, in every Debian and Ubuntu base system
+# What of /etc the worker reads: the dynamic linker's cache and configuration, the time zone,
+# the name-service switch, the alternatives' links and Debian's python3 site customisation.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
+             "alternatives", "fonts", "python3", f"python3.{sys.version_info.minor}")
+# Uids the workers run as when the grader is root: one per parallel worker, so that the
+# kernel's per-uid process limit (RLIMIT_NPROC) is a per-notebook limit. Debian allocates
+# 60000-64999 to packages on demand; HELPERS_GRADING_UID moves the range.
+DEFAULT_UID_BASE = 60100
 
 
 class SandboxUnavailable(RuntimeError):
@@ -41,11 +64,28 @@ def bwrap() -> str:
     return path
 
 
-def probe(workdir: Path) -> None:
+def as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def worker_uid(slot: int) -> int:
+    """The uid of the ``slot``-th parallel worker when the grader is root."""
+    base = os.environ.get("HELPERS_GRADING_UID", "")
+    if base and not base.isdigit():
+        raise SandboxUnavailable(f"HELPERS_GRADING_UID={base!r} is not a number: give the "
+                                 "first of the unused uids the workers may run as")
+    return (int(base) if base else DEFAULT_UID_BASE) + slot
+
+
+def probe() -> None:
     """Start the sandbox once with nothing in it: a machine or container that cannot create
     namespaces fails here, with bubblewrap's reason, not on every submission."""
-    result = subprocess.run(wrap(["/bin/true"], workdir, {}), capture_output=True, text=True,
-                            timeout=30, check=False)
+    if as_root() and not Path(SETPRIV).exists():
+        raise SandboxUnavailable(f"as root the sandbox drops to an unprivileged uid with "
+                                 f"{SETPRIV} (Debian's util-linux), which is missing")
+    with wrapped(["/bin/true"], {}, {}, worker_uid(0), 1024**2) as (command, fds):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30,
+                                check=False, pass_fds=fds)
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1:] or [f"status {result.returncode}"]
         raise SandboxUnavailable(f"bubblewrap cannot create its sandbox here ({reason[0]}): "
@@ -53,38 +93,91 @@ def probe(workdir: Path) -> None:
 
 
 def _system_mounts() -> list[str]:
-    """Read-only views of the system directories, merged-/usr symlinks kept as symlinks."""
+    """Read-only views of the system directories, merged-/usr symlinks kept as symlinks, and
+    the few files of /etc the worker needs."""
     args = []
-    for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt"):
+    for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", str(path.readlink()), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
-    return args
-
-
-def _python_mounts() -> list[str]:
-    """The interpreter, the environment's packages and the ``helpers`` package, read-only."""
-    import helpers
-
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-             Path(sys.executable).resolve().parent, Path(helpers.__file__).resolve().parent}
-    args = []
-    for path in sorted(paths):  # parents before children, so a child's bind is on top
-        if not any(str(path).startswith(f"{p}/") for p in ("/usr", "/etc", "/opt", "/lib")):
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in ETC_FILES:
+        path = Path("/etc") / name
+        if path.exists():
             args += ["--ro-bind", str(path), str(path)]
     return args
 
 
-def wrap(command: list[str], workdir: Path, env: dict[str, str]) -> list[str]:
-    """``command`` run in the sandbox, with ``workdir`` (on the host) as its only writable
-    directory, mounted at :data:`INSIDE`, and exactly the environment ``env``."""
-    # an empty /tmp first: the mounts after it may lie below /tmp (an unpacked autograder)
-    args = [bwrap(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            *_system_mounts(), *_python_mounts(),
-            "--bind", str(workdir), str(INSIDE), "--chdir", str(INSIDE),
-            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    for key, value in env.items():
-        args += ["--setenv", key, value]
-    return [*args, "--", *command]
+def _python_mounts() -> list[str]:
+    """The interpreter, the environment's packages and the ``helpers`` package, read-only,
+    with every folder above them made traversable (bubblewrap creates them 0700 as root, and
+    the worker's uid must pass through them: a Python under /root, for one)."""
+    import helpers
+
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+             Path(sys.executable).resolve().parent, Path(helpers.__file__).resolve().parent}
+    args, made = [], set()
+    for path in sorted(paths):  # parents before children, so a child's bind is on top
+        if any(str(path).startswith(f"{p}/") for p in ("/usr", "/lib")):
+            continue
+        for parent in reversed(path.parents[:-1]):  # "/" itself is bubblewrap's own
+            if parent not in made and not any(parent.is_relative_to(p) for p in paths):
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _identity(uid: int) -> dict[str, bytes]:
+    """/etc/passwd and /etc/group as the worker sees them: no one but itself (and nobody)."""
+    return {"/etc/passwd": (f"grader:x:{uid}:{uid}:grading worker:{INSIDE}:/usr/sbin/nologin\n"
+                            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+                            ).encode(),
+            "/etc/group": f"grader:x:{uid}:\nnogroup:x:65534:\n".encode()}
+
+
+@contextmanager
+def wrapped(command: list[str], env: dict[str, str], files: dict[str, bytes], uid: int,
+            disk_bytes: int) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """(argv, descriptors to pass) of ``command`` run in the sandbox with exactly the
+    environment ``env``; ``files`` (name -> bytes) are copied into :data:`INSIDE` (from
+    memory: nothing of the submission is written on the host); ``uid`` is the worker's uid
+    when the grader is root (otherwise it runs as the grader's user); ``disk_bytes`` bounds
+    its /tmp. The descriptors are closed on leaving: start the process inside the block."""
+    uid = uid if as_root() else os.getuid()
+    contents = {str(INSIDE / name): data for name, data in files.items()} | _identity(uid)
+    fds = {path: _memory_file(data) for path, data in contents.items()}
+    try:
+        args = [bwrap(), "--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
+                *_system_mounts(), *_python_mounts(), "--perms", "1777", "--dir", str(INSIDE)]
+        for path, fd in fds.items():
+            args += ["--perms", "0644", "--file", str(fd), path]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        args += ["--chdir", str(INSIDE), "--die-with-parent", "--new-session", "--clearenv",
+                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                 "--unshare-cgroup-try"]
+        if as_root():
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                     "--cap-add", "CAP_SETPCAP", "--",
+                     SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                     "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
+        else:  # an ordinary user's namespace: no capabilities, no nested namespaces
+            args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--"]
+        yield [*args, *command], tuple(fds.values())
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _memory_file(data: bytes) -> int:
+    """A descriptor of ``data`` held in memory, read from its start (bubblewrap copies it)."""
+    fd = os.memfd_create("grading", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
