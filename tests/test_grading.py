@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.grading import Checker, compare
 from helpers.grading.compare import canonical
@@ -386,3 +388,47 @@ def test_plausible_wrong_answers_fail_every_case(grader, chapter, name):
             if compare(decode(answer), np.asarray(got, dtype=float), "function")[0]:
                 passed.append(case)
         assert not passed, f"{chapter} {name}: '{slip}' passes on {passed}"
+
+
+# ------------------------------------------- check and the grade agree, at the same tolerance
+
+@settings(max_examples=400, deadline=None)
+@given(mantissa=st.floats(1.0, 9.999999), exponent=st.integers(-8, 8),
+       sign=st.sampled_from([1.0, -1.0]),
+       offset=st.floats(-3e-5, 3e-5) | st.sampled_from([-1e-5, 1e-5, -1.0000001e-5,
+                                                         1e-5 * 0.9999999]))
+def test_check_and_grade_agree_on_value_answers(mantissa, exponent, sign, offset):
+    """For values and answers around the tolerance's edge: the package's check (digests)
+    and the grader (the value itself) give the same verdict and the same message."""
+    from helpers.grading import public
+    from helpers.grading.encoding import encode
+
+    want = sign * mantissa * 10.0**exponent
+    for got in (want * (1 + offset), np.array([want, want * (1 + offset)])):
+        expected = want if np.ndim(got) == 0 else np.array([want, want])
+        entry = public.entry("value", [encode(expected)], "salt", "chX.qY")
+        check = public.check_value(entry, "salt", "chX.qY", np.asarray(got))
+        grade = compare(np.asarray(expected), np.asarray(got), "value")
+        assert check == grade, (want, got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(want=st.lists(st.floats(-1e6, 1e6, allow_subnormal=False), min_size=1, max_size=3),
+       offset=st.floats(-3e-6, 3e-6), absolute=st.sampled_from([0.0, 1e-9, -1e-9, 2e-9]))
+def test_check_and_grade_agree_on_function_answers(want, offset, absolute):
+    """A function's public case: check compares with the shipped (rounded) output, the
+    grader with the same rounding, so they agree even at the tolerance's edge."""
+    from helpers.grading import public
+    from helpers.grading.checker import feedback
+    from helpers.grading.encoding import encode
+    from helpers.grading.grade import score
+    from helpers.grading.questions import Question
+
+    question = Question("q1", "function", 1.0, public=[[0.0]])
+    expected = encode(np.array(want))
+    got = encode(np.array(want) * (1 + offset) + absolute)
+    shipped = {"salt": "s", "chX": {"q1": public.entry("function", [expected], "s", "chX.q1")}}
+    check_points, _ = feedback("chX", question, [got], shipped)
+    points, _ = score("chX", [question], {"q1": [[0.0]]}, {"q1": [expected]},
+                      {"answers": {"q1": [got]}, "cell_errors": []}, {"q1": 1})
+    assert check_points == points["q1"]

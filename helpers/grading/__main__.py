@@ -23,7 +23,7 @@ from helpers.grading.checker import check_notebook
 from helpers.grading.course import CourseError
 from helpers.grading.grade import Grader, GradingError, reference_answers
 from helpers.grading.questions import QUESTIONS
-from helpers.grading.runner import Limits
+from helpers.grading.runner import Limits, enforced_limits
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=60.0,
                        help="seconds for running a notebook's cells, all together (default: "
                             "60); reading each answer then has 10 s of its own")
+    grade.add_argument("--memory", type=float, default=2.0, metavar="GB",
+                       help="memory of one notebook, its processes and its /tmp together "
+                            "(default: 2)")
+    grade.add_argument("--processes", type=int, default=256, metavar="N",
+                       help="processes and threads of one notebook (default: 256)")
+    grade.add_argument("--cpus", type=float, default=1.0, metavar="N",
+                       help="cores' worth of CPU one notebook may use at once (default: 1)")
     grade.add_argument("--course", type=Path, metavar="COURSE_DIR",
                        help="grade each submission against its student's own variant (from "
                             "the file name <id>__... or the folder), and flag mismatches")
@@ -84,12 +91,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 MAX_FIELD = 2000  # characters of one CSV field: any CSV reader's default limit holds
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...) in
+# a file name would be live in the instructor's spreadsheet): such text gets a leading
+# apostrophe, as OWASP's advice on CSV injection says.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _clean(value: object) -> object:
-    """A CSV field as any reader parses it: no control characters, a bounded length."""
+    """A CSV field as any reader parses it, and as a spreadsheet shows it: no control
+    characters, a bounded length, no formula."""
     if not isinstance(value, str):
         return value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
     text = "".join(c if c.isprintable() else " " for c in value)
     return text if len(text) <= MAX_FIELD else text[:MAX_FIELD - 15] + " ... (cut)"
 
@@ -193,13 +207,19 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         from helpers.grading.course import Course
 
-        grader = Grader(chapter=args.chapter, limits=Limits(cells_seconds=args.timeout),
+        if min(args.memory, args.processes, args.cpus, args.timeout) <= 0:
+            raise GradingError("--memory, --processes, --cpus and --timeout must be positive")
+        limits = Limits(cells_seconds=args.timeout, memory_bytes=int(args.memory * 1024**3),
+                        processes=args.processes, cpus=args.cpus)
+        grader = Grader(chapter=args.chapter, limits=limits,
                         sandboxed=not args.unsafe_no_sandbox,
                         course=Course.load(args.course) if args.course else None)
+        sandbox = "NONE (--unsafe-no-sandbox)" if args.unsafe_no_sandbox else \
+            f"bubblewrap ({enforced_limits(grader.limits)})"
+        print(f"sandbox: {sandbox}", file=sys.stderr)
         results = grader.grade_all(args.submissions, jobs=args.jobs,
                                    progress=sys.stderr.isatty())
-        _write_csv(results, args.out, "NONE (--unsafe-no-sandbox)" if args.unsafe_no_sandbox
-                   else "bubblewrap", with_course=args.course is not None)
+        _write_csv(results, args.out, sandbox, with_course=args.course is not None)
         print(_summary(results))
         print(f"wrote {args.out}")
         return 0

@@ -133,7 +133,8 @@ def compare(expected: Any, got: Any, kind: str, where: str = "",
             return True, "passed"
         return False, _hidden_failure(got)
     if isinstance(got, dict) and "error" in got:
-        return False, f"raised {got['error']}{at}"
+        error = str(got["error"])
+        return False, f"{'' if error.startswith('crashed') else 'raised '}{error}{at}"
     if got is None:
         return False, "returned None: not answered yet" if kind == "function" else \
             "not answered yet"

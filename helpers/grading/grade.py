@@ -126,7 +126,7 @@ def score(chapter: str, questions: list[Question], cases: dict, expected: dict,
     for question in questions:
         answers = result["answers"].get(question.name, [])
         answers = answers if isinstance(answers, list) else []
-        passed, notes = 0, []
+        passed, notes, hidden = 0, [], []
         for k, (case, want) in enumerate(zip(cases[question.name], expected[question.name],
                                              strict=True)):
             got = answers[k] if k < len(answers) else {"error": "no answer"}
@@ -135,12 +135,13 @@ def score(chapter: str, questions: list[Question], cases: dict, expected: dict,
             ok, message = compare(decode(public_answers.rounded(want)), decode(got),
                                   question.kind, where, reveal=public)
             passed += ok
-            if not ok and message not in notes:
-                notes.append(message)
+            failures = notes if public else hidden
+            if not ok and message not in failures:
+                failures.append(message)
         points[question.name] = round(question.points * passed / len(expected[question.name]),
                                       3)
-        if notes:
-            messages.append(f"{question.name}: " + "; ".join(notes[:2]))
+        if notes or hidden:  # two public failures at most; how hidden cases failed, always
+            messages.append(f"{question.name}: " + "; ".join(notes[:2] + hidden))
     return points, messages
 
 

@@ -72,8 +72,8 @@ def entry(kind: str, answers: list, salt: str, where: str, digests: bool = True)
     if kind == "choice":
         return {"graded_only": True}
     value = np.asarray(decode(answers[0]), dtype=np.float64)
-    if not digests:
-        return {"shape": list(value.shape), "graded_only": True}
+    if not digests:  # (no true/false: a course's variant cell must stay a Python literal)
+        return {"shape": list(value.shape)}
     return {"shape": list(value.shape),
             "digests": [_digest(salt, where, i, canonical(float(x)))
                         for i, x in enumerate(value.flat)]}

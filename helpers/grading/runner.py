@@ -140,7 +140,8 @@ def run_notebook(notebook_bytes: bytes, questions: list[Question], cases: dict[s
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
            # the worker imports this very helpers package, wherever it was loaded from (an
            # installed wheel, an editable install, an exported autograder's folder)
-           "PYTHONPATH": str(Path(helpers.__file__).resolve().parents[1])}
+           "PYTHONPATH": ":".join(map(str, [Path(helpers.__file__).resolve().parents[1],
+                                            *sandbox.site_folders()]))}
     for key in ARITHMETIC_SETTINGS:  # this machine's: the worker computes as the grader
         if key in os.environ:
             env[key] = os.environ[key]

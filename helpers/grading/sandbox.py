@@ -110,6 +110,14 @@ def _system_mounts() -> list[str]:
     return args
 
 
+def site_folders() -> list[Path]:
+    """The folders of installed packages this Python reads (its environment's, and any on
+    PYTHONPATH): the worker reads the same ones. Only such folders: a script's own folder on
+    sys.path may be the book's repository, solutions included."""
+    return [Path(p).resolve() for p in sys.path
+            if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 def _python_mounts() -> list[str]:
     """The interpreter, the environment's packages and the ``helpers`` package, read-only,
     with every folder above them made traversable (bubblewrap creates them 0700 as root, and
@@ -117,11 +125,13 @@ def _python_mounts() -> list[str]:
     import helpers
 
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
-             Path(sys.executable).resolve().parent, Path(helpers.__file__).resolve().parent}
+             Path(sys.executable).resolve().parent, Path(helpers.__file__).resolve().parent,
+             *site_folders()}
     args, made = [], set()
-    for path in sorted(paths):  # parents before children, so a child's bind is on top
-        if any(str(path).startswith(f"{p}/") for p in ("/usr", "/lib")):
-            continue
+    for path in sorted(paths):  # parents before children
+        if any(path.is_relative_to(p) for p in ("/usr", "/lib")) or \
+                any(path != p and path.is_relative_to(p) for p in paths):
+            continue  # in view already
         for parent in reversed(path.parents[:-1]):  # "/" itself is bubblewrap's own
             if parent not in made and not any(parent.is_relative_to(p) for p in paths):
                 args += ["--perms", "0755", "--dir", str(parent)]
@@ -155,9 +165,10 @@ def wrapped(command: list[str], env: dict[str, str], files: dict[str, bytes], ui
                 *_system_mounts(), *_python_mounts(), "--perms", "1777", "--dir", str(INSIDE)]
         for path, fd in fds.items():
             args += ["--perms", "0644", "--file", str(fd), path]
+        args.append("--clearenv")  # before the variables it would clear
         for key, value in env.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", str(INSIDE), "--die-with-parent", "--new-session", "--clearenv",
+        args += ["--chdir", str(INSIDE), "--die-with-parent", "--new-session",
                  "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                  "--unshare-cgroup-try"]
         if as_root():

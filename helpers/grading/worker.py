@@ -142,9 +142,18 @@ def _answers(namespace: dict, question: dict, seconds: float) -> list:
 
     cases = question["cases"]
     read_end, write_end = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # the notebook's own streams: they may be anything
+        pass
+    try:
+        pid = os.fork()
+    except OSError as error:
+        os.close(read_end)
+        os.close(write_end)
+        return [{"error": f"crashed: no process could be started to read the answer "
+                          f"({error.strerror}: the notebook's process limit?)"}] * len(cases)
     if pid == 0:  # the child: read the answers, send them, end without cleaning up
         try:
             os.close(read_end)
