@@ -2,8 +2,9 @@
 
 Makes N submissions of chapter 1 (the reference solution, and copies with one wrong answer
 each), grades them with the hidden cases on every core, each in the bubblewrap sandbox, and
-prints the rate, the reference run included. Target: at least 60 submissions per minute on a
-2-core machine. `--unsafe-no-sandbox` measures the same without the sandbox, for comparison.
+prints the rate, the reference run included, and the limits that held (memory, processes and
+CPU for each whole notebook where control groups can be made: as root, in CI). Target: at
+least 60 submissions per minute on a 2-core machine, every limit on. `--unsafe-no-sandbox` measures the same without the sandbox, for comparison.
 
 `--variants` makes a course of N students instead (a temporary course directory): each
 submission is a different student's own variant, so every one needs its own reference run,
@@ -26,6 +27,7 @@ import nbformat
 
 from helpers.grading import course as course_kit
 from helpers.grading.grade import ROOT, Grader, solution_path
+from helpers.grading.runner import enforced_limits
 
 WRONG_ANSWERS = ["q2 = 4.0", "q4 = 'A'", "q2 = float('nan')", "q4 = None"]
 
@@ -88,7 +90,8 @@ def main() -> int:
     full = sum(r.total == r.maximum for r in results)
     print(f"{len(results)} submissions of ch1 graded in {elapsed:.1f} s with {args.jobs} "
           f"worker(s) on {os.cpu_count()} core(s), after {reference:.1f} s for the reference")
-    sandbox = "no sandbox" if args.unsafe_no_sandbox else "bubblewrap sandbox"
+    sandbox = "no sandbox" if args.unsafe_no_sandbox else \
+        f"bubblewrap sandbox; {enforced_limits(grader.limits)}"
     print(f"throughput ({sandbox}): {60 * len(results) / (elapsed + reference):.0f} "
           f"submissions per minute, reference run included ({60 * len(results) / elapsed:.0f} "
           f"without it; {full} with full marks)")
@@ -104,7 +107,8 @@ def variants(args) -> int:
         elapsed = time.perf_counter() - start
     full = sum(r.total == r.maximum for r in results)
     flagged = sum(bool(r.flags) for r in results)
-    sandbox = "no sandbox" if args.unsafe_no_sandbox else "bubblewrap sandbox"
+    sandbox = "no sandbox" if args.unsafe_no_sandbox else \
+        f"bubblewrap sandbox; {enforced_limits(grader.limits)}"
     print(f"{len(results)} submissions of ch1, each a different student's variant, graded in "
           f"{elapsed:.1f} s with {args.jobs} worker(s) on {os.cpu_count()} core(s), "
           f"{len(results)} reference runs included")

@@ -105,15 +105,17 @@ def check_notebook(path, chapter: str | None = None) -> tuple[float, float, list
     notebook, on their own machine) and give (points, of the checkable maximum, lines)."""
     import json
 
-    from helpers.grading.grade import GradingError, chapter_of
+    from helpers.grading.grade import GradingError
+    from helpers.grading.questions import QUESTIONS
     from helpers.grading.runner import Limits, run_notebook
-    from helpers.grading.submission import read_file
+    from helpers.grading.submission import parse, read_file
 
-    data = read_file(path)
     try:
-        chapter = chapter or chapter_of(json.loads(data))
-    except ValueError as error:
-        raise GradingError(f"{path} is not a notebook (.ipynb JSON): {error}") from None
+        submission = parse(read_file(path), QUESTIONS)
+    except (OSError, ValueError) as error:  # not a file, or Refused: says what is wrong
+        raise GradingError(f"cannot check {path}: {error}") from None
+    chapter = chapter or submission.chapter
+    data = json.dumps(submission.notebook).encode()
     if chapter is None:
         raise GradingError(f"cannot tell which chapter {path} is (its metadata has no "
                            "grading.chapter); pass --chapter")
@@ -123,7 +125,7 @@ def check_notebook(path, chapter: str | None = None) -> tuple[float, float, list
     if "fatal" in outcome:
         return 0.0, 0.0, [outcome["fatal"]]
     package, lines, points, maximum = public.load(), [], 0.0, 0.0
-    the_variant = read_variant(json.loads(data))
+    the_variant = read_variant(submission.notebook)
     for question in questions:
         expected, problem = expected_for(chapter, question, the_variant, package)
         got, text = (None, problem) if problem else feedback(
