@@ -270,6 +270,10 @@ PRIVILEGES = {
         "found['nested'] = subprocess.run(['unshare', '-Urm', 'sh', '-c', 'mount -o remount,"
         "bind,rw ' + package + ' && touch ' + package + '/owned'], capture_output=True)"
         ".returncode\n" + REPORT),
+    "userns": (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "found = {'unshare': libc.unshare(0x10000000), 'errno': ctypes.get_errno()}\n"
+        + REPORT),
     "etc": (
         "import os\n"
         "found = {'etc': sorted(os.listdir('/etc')), 'there': [p for p in ('/etc/shadow', "
@@ -356,6 +360,7 @@ def check_privileges(results: dict) -> None:
     remount = reports(results["remount"])
     assert remount == {"remounted": [False] * 3, "wrote": False,
                        "nested": remount["nested"]} and remount["nested"] != 0, remount
+    assert reports(results["userns"])["unshare"] == -1, results["userns"].messages
     etc = reports(results["etc"])
     assert etc["there"] == [] and "shadow" not in etc["etc"] and "ssh" not in etc["etc"], etc
     assert set(etc["etc"]) <= {"passwd", "group", *__import__(
@@ -405,6 +410,8 @@ def test_no_privileges_and_bounded_resources_as_root(tmp_path, batch):
             reports(memory)["children_holding_1GB"] <= 1, memory.messages
     if "pids" in holding:
         assert reports(results["processes"])["processes"] < 256, results["processes"].messages
+    # its answers are still read, though its own processes fill its limit (review: all 0)
+    assert results["processes"].total == results["processes"].maximum
     if "cpu" in holding:
         cpu = reports(results["cpu"])
         assert cpu["cpu"] <= 1.5 * cpu["wall"], cpu  # 4 spinners on 1 core's quota
@@ -519,11 +526,23 @@ def test_one_crash_or_hang_costs_one_question(tmp_path, batch):
         "q5": "def q5(w, x, y):\n    import os, sys\n"
               "    if 'answers' in sys._getframe(1).f_code.co_filename:\n        os._exit(0)\n"
               "    return 0.0"})
+    graders_only = "    if 'answers' in sys._getframe(1).f_code.co_filename:\n"
+    # Found by the adversarial review: an answer that kills the process reading the others,
+    # or writes to the grader's channel and closes it.
+    killers = {name: notebook(tmp_path, name, answers={"q5": (
+        "def q5(w, x, y):\n    import os, signal, sys\n" + graders_only + f"        {kill}\n"
+        "    return 0.0")}) for name, kill in {
+            "kill_parent": "os.kill(os.getppid(), signal.SIGKILL)",
+            "kill_group": "os.killpg(0, signal.SIGKILL)",
+            "kill_all": "os.kill(-1, signal.SIGKILL)",
+            "channel": "[os.write(fd, b'{}\\n' * 9) for fd in range(3, 64) if os.path.exists("
+                       "f'/proc/self/fd/{fd}')]; os.kill(os.getppid(), 9)"}.items()}
     start = time.perf_counter()
-    results = batch([segfault, hang, exits])
+    results = batch([segfault, hang, exits, *killers.values()])
     assert time.perf_counter() - start < 120
     full = {"q1": 2, "q2": 1, "q3": 2, "q4": 1, "q5": 2, "q6": 2}
-    for name, bad in (("segfault", "q1"), ("hang", "q3"), ("exits", "q5")):
+    for name, bad in (("segfault", "q1"), ("hang", "q3"), ("exits", "q5"),
+                      *((name, "q5") for name in killers)):
         points = results[name].points
         assert points[bad] == 0 and all(points[q] == full[q] for q in full if q != bad), \
             (name, results[name].messages)
@@ -578,12 +597,19 @@ def test_identity_comes_from_the_folder_and_duplicates_are_flagged(tmp_path):
     (lms / "alice" / bobs.name).write_bytes(bobs.read_bytes())  # alice hands in bob's
     (lms / "bob" / bobs.name).write_bytes(bobs.read_bytes())
     (lms / "bob" / "again.ipynb").write_bytes(bobs.read_bytes())
+    (lms / "alice" / "sub").mkdir()  # one folder down (the adversarial review)
+    (lms / "alice" / "sub" / bobs.name).write_bytes(bobs.read_bytes())
+    (lms / "mallory__01.ipynb").write_bytes(bobs.read_bytes())
     results = grader.grade_all(sorted(lms.rglob("*.ipynb")), jobs=2)
     by_path = {Path(r.submission).relative_to(lms).as_posix(): r for r in results}
     alice = by_path[f"alice/{bobs.name}"]
     assert alice.student == "alice"
     assert any("names 'bob'" in f for f in alice.flags), alice.flags
     assert any("made for student 'bob'" in f for f in alice.flags), alice.flags
+    nested = by_path[f"alice/sub/{bobs.name}"]
+    assert nested.student == "alice" and any("names 'bob'" in f for f in nested.flags)
+    assert "'mallory', who is not on the course's roster" in \
+        by_path["mallory__01.ipynb"].messages[0]
     for name in (f"bob/{bobs.name}", "bob/again.ipynb"):
         assert by_path[name].student == "bob"
         assert any("2 submissions of ch1 for bob" in f for f in by_path[name].flags)
@@ -698,3 +724,31 @@ def test_malformed_metadata_gets_a_row_in_the_real_sandbox(tmp_path):
     assert "source is an object" in rows["source_dict"]["messages"]
     assert float(rows["tags_string"]["total"]) == 10
     assert "not a valid notebook" in rows["deep"]["messages"]
+
+
+def test_a_cell_that_ignores_its_alarm_costs_the_later_cells_only(tmp_path, batch):
+    """(The adversarial review.) The cell is abandoned once the cells' time and a grace are
+    over, and the answers defined before it are read: not the whole run's limit later."""
+    path = notebook(tmp_path, "deaf")
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0)\n"
+        "for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+        "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)"))
+    nbformat.write(nb, path)
+    start = time.perf_counter()
+    results = batch([path])
+    assert time.perf_counter() - start < LIMITS.cells_seconds + 30
+    assert results["deaf"].total == results["deaf"].maximum, results["deaf"].messages
+    assert "did not stop at its time limit" in " ".join(results["deaf"].messages)
+
+
+def test_the_summary_shows_escape_sequences_and_does_not_obey_them():
+    from helpers.grading.__main__ import _summary
+    from helpers.grading.grade import Result
+
+    shown = _summary([Result(submission="x\x1b[2J\x1b]0;PWNED\x07y.ipynb",
+                             messages=["not a valid notebook"])])
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b[2J" in shown

@@ -131,6 +131,12 @@ def _write_csv(results, path: Path, sandbox: str, with_course: bool = False) -> 
         temporary.unlink(missing_ok=True)
 
 
+def _printable(text: str) -> str:
+    """Text for the terminal: a file name may hold escape sequences (clear the screen, set
+    the title), which are shown, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _summary(results) -> str:
     lines = [f"graded {len(results)} submission(s)"]
     graded = [r for r in results if r.maximum]
@@ -149,7 +155,7 @@ def _summary(results) -> str:
     problems = [r for r in results if not r.maximum]
     for r in problems:
         lines.append(f"  not graded: {r.submission}: {' | '.join(r.messages)}")
-    return "\n".join(lines)
+    return "\n".join(map(_printable, lines))
 
 
 def _course(args) -> int:
@@ -203,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         missing = [p for p in args.submissions if p.is_symlink() or not p.is_file()]
         for path in missing:
-            print(f"warning: {path} is not a regular file; it gets a row with a message",
+            print(f"warning: {_printable(str(path))} is not a regular file; it gets a row "
+                  "with a message",
                   file=sys.stderr)
         from helpers.grading.course import Course
 

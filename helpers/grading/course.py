@@ -82,13 +82,15 @@ class Course:
 
     def identify(self, path: Path) -> tuple[str | None, str | None]:
         """(whose submission a file is, a flag or None). A folder named by a student's id (an
-        LMS download: one folder per submitter) names the submitter, whatever the file is
-        called; a file name ``<id>__...`` that names someone else is flagged. Without such a
-        folder, the file name's id; None if neither names a student."""
+        LMS download: one folder per submitter; the nearest of the file's three folders that
+        names one) names the submitter, whatever the file is called; a file name
+        ``<id>__...`` that names someone else is flagged. Without such a folder, the file
+        name's id; None if neither names a student."""
         path = Path(path)
         named = path.name.split(SEPARATOR, 1)[0] if SEPARATOR in path.name else None
-        folder = path.parent.name
-        if folder in self.students:
+        folder = next((parent.name for parent in path.parents[:3]
+                       if parent.name in self.students), None)
+        if folder is not None:
             if named is not None and named != folder:
                 return folder, (f"submitted by {folder} (its folder), but its file name "
                                 f"names {named[:64]!r}: a notebook passed on?")

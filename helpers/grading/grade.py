@@ -301,7 +301,10 @@ class Grader:
         if self.course is not None:
             student, flag = self.course.identify(path)
             if student is None:
+                named = path.name.split("__", 1)[0] if "__" in path.name else None
                 result.messages.append(
+                    f"its file name names {named[:64]!r}, who is not on the course's roster"
+                    if named else
                     f"cannot tell whose notebook {path.name} is: name it <id>__<notebook> "
                     "(as `course notebooks` does) or put it in a folder named by the id")
                 self._zero(result, chapter)

@@ -159,18 +159,24 @@ def wrapped(command: list[str], env: dict[str, str], files: dict[str, bytes], ui
     uid = uid if as_root() else os.getuid()
     contents = {str(INSIDE / name): data for name, data in files.items()} | _identity(uid)
     fds = {path: _memory_file(data) for path, data in contents.items()}
+    program = seccomp_filter()
+    if program is not None:
+        fds["--seccomp"] = _memory_file(program)
     try:
         args = [bwrap(), "--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp",
                 *_system_mounts(), *_python_mounts(), "--perms", "1777", "--dir", str(INSIDE)]
         for path, fd in fds.items():
-            args += ["--perms", "0644", "--file", str(fd), path]
+            args += ["--seccomp", str(fd)] if path == "--seccomp" else \
+                ["--perms", "0644", "--file", str(fd), path]
         args.append("--clearenv")  # before the variables it would clear
         for key, value in env.items():
             args += ["--setenv", key, value]
+        # --as-pid-1: the worker is its namespace's init, which the kernel shields from
+        # signals sent inside it: an answer cannot kill the process that reads the others
         args += ["--chdir", str(INSIDE), "--die-with-parent", "--new-session",
-                 "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                 "--unshare-cgroup-try"]
+                 "--unshare-ipc", "--unshare-pid", "--as-pid-1", "--unshare-net",
+                 "--unshare-uts", "--unshare-cgroup-try"]
         if as_root():
             args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                      "--cap-add", "CAP_SETPCAP", "--",
@@ -182,6 +188,49 @@ def wrapped(command: list[str], env: dict[str, str], files: dict[str, bytes], ui
     finally:
         for fd in fds.values():
             os.close(fd)
+
+
+# -- no new user namespaces, as root too ------------------------------------------------------
+# An ordinary user's bubblewrap disables them (--disable-userns sets the namespace's limit to
+# 1), but that needs a user namespace of its own, which root's sandbox must not have (see the
+# module's doc). So a seccomp filter refuses them: unshare() and clone() with CLONE_NEWUSER get
+# EPERM, clone3() (whose flags lie in memory a filter cannot read) gets ENOSYS, so that the C
+# library falls back to clone(), and any system call of another ABI (x32, 32-bit) gets EPERM.
+# bubblewrap loads the filter (--seccomp FD) before it executes the command. libseccomp's
+# Python binding is not on PyPI; the program is nine instructions of classic BPF, written out.
+CLONE_NEWUSER = 0x10000000
+SYSCALLS = {  # machine -> (audit arch, unshare, clone, clone3)
+    "x86_64": (0xC000003E, 272, 56, 435),
+    "aarch64": (0xC00000B7, 97, 220, 435),
+}
+
+
+def seccomp_filter() -> bytes | None:
+    """The filter as bubblewrap reads it (struct sock_filter[]), or None on another machine."""
+    import platform
+    import struct
+
+    if platform.machine() not in SYSCALLS:
+        return None
+    arch, unshare, clone, clone3 = SYSCALLS[platform.machine()]
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    program = [
+        (load, 0, 0, 4),                 # 0: the system call's ABI
+        (jeq, 1, 0, arch),               # 1: not this machine's own: refuse (9)
+        (ret, 0, 0, eperm),              # 2
+        (load, 0, 0, 0),                 # 3: its number
+        (jge, 6, 0, 0x40000000),         # 4: x32's numbers: refuse
+        (jeq, 6, 0, clone3),             # 5: -> 12
+        (jeq, 1, 0, unshare),            # 6: -> 8
+        (jeq, 0, 2, clone),              # 7: -> 8, else allow (10)
+        (load, 0, 0, 16),                # 8: flags, the low half of its first argument
+        (jset, 1, 0, CLONE_NEWUSER),     # 9: a new user namespace: refuse (11)
+        (ret, 0, 0, allow),              # 10
+        (ret, 0, 0, eperm),              # 11
+        (ret, 0, 0, enosys),             # 12
+    ]
+    return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
 
 
 def _memory_file(data: bytes) -> int:
