@@ -4,7 +4,8 @@ Makes N submissions of chapter 1 (the reference solution, and copies with one wr
 each), grades them with the hidden cases on every core, each in the bubblewrap sandbox, and
 prints the rate, the reference run included, and the limits that held (memory, processes and
 CPU for each whole notebook where control groups can be made: as root, in CI). Target: at
-least 60 submissions per minute on a 2-core machine, every limit on. `--unsafe-no-sandbox` measures the same without the sandbox, for comparison.
+least 60 submissions per minute on a 2-core machine, every limit on. `--unsafe-no-sandbox`
+measures the same without the sandbox, for comparison.
 
 `--variants` makes a course of N students instead (a temporary course directory): each
 submission is a different student's own variant, so every one needs its own reference run,
