@@ -23,7 +23,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install book pdf book-course numerics notebooks grade test site-checks chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course numerics notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -95,17 +95,12 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# After the quick checks, the rest runs as one graph on three make jobs: `slow` (grading round
-# trips that mostly wait; the wheel in a fresh venv) and `numerics` (its own build, one thread)
-# need no built website, so they start at once, beside `book`; the website's checks follow
-# it. On 2 cores that keeps both busy from the first build to the last check (README.md,
-# "The two commands": the times). The sub-make inherits -k: `make -k test` still reports
-# every failure. --output-sync keeps each target's output together.
-test: chromium bubblewrap lint unit ## Everything: lint, all tests, the builds, pages in Chromium
-	$(MAKE) -j3 --output-sync=target slow numerics site-checks
-
-site-checks: book-course ## (part of `make test`) The built websites' checks, after the builds
-	$(MAKE) book-tests browser-tests
+# The last three run side by side (their outputs are kept apart): `slow` mostly waits (time
+# limits, kernels starting) and `numerics` (one thread) and `browser-tests` each keep about
+# one core busy, so on 2 cores they take little longer than `slow` alone. The sub-make
+# inherits -k: `make -k test` still reports every failure.
+test: chromium bubblewrap lint unit book book-course book-tests ## Everything: lint, all tests, the builds, pages in Chromium
+	$(MAKE) -j3 --output-sync=target slow numerics browser-tests
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.
