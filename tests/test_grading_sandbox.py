@@ -415,6 +415,7 @@ def test_no_privileges_and_bounded_resources_as_root(tmp_path, batch):
     if "cpu" in holding:
         cpu = reports(results["cpu"])
         assert cpu["cpu"] <= 1.5 * cpu["wall"], cpu  # 4 spinners on 1 core's quota
+    print(f"\nduring the attacks a 50 ms sleep woke at most {worst[0]:.3f} s late")
     assert worst[0] < 2.0, f"a 50 ms sleep woke {worst[0]:.2f} s late: the machine stalled"
 
 
