@@ -21,7 +21,9 @@ A worker process started through :func:`wrap` sees
   any code of the submission runs, ``setpriv`` becomes an unprivileged uid of the grader's
   own (:func:`worker_uid`), with no capabilities, an empty bounding set and ``no_new_privs``.
   Even the capabilities setpriv needs for that (setuid, setgid, setpcap) are all that
-  bubblewrap keeps (``--cap-drop ALL`` and three ``--cap-add``).
+  bubblewrap keeps (``--cap-drop ALL`` and three ``--cap-add``). Either way a seccomp filter
+  refuses new user namespaces (:func:`seccomp_filter`), and the worker is its namespace's
+  init (``--as-pid-1``), which no process of the sandbox can kill.
 
 bubblewrap is the tool Flatpak builds on; rewriting it here (namespaces by hand) would be
 worse, and checking and restoring chosen folders after the fact cannot stop reads, processes
@@ -197,7 +199,7 @@ def wrapped(command: list[str], env: dict[str, str], files: dict[str, bytes], ui
 # EPERM, clone3() (whose flags lie in memory a filter cannot read) gets ENOSYS, so that the C
 # library falls back to clone(), and any system call of another ABI (x32, 32-bit) gets EPERM.
 # bubblewrap loads the filter (--seccomp FD) before it executes the command. libseccomp's
-# Python binding is not on PyPI; the program is nine instructions of classic BPF, written out.
+# Python binding is not on PyPI; the program is thirteen instructions of classic BPF, written out.
 CLONE_NEWUSER = 0x10000000
 SYSCALLS = {  # machine -> (audit arch, unshare, clone, clone3)
     "x86_64": (0xC000003E, 272, 56, 435),
