@@ -242,3 +242,22 @@ def test_keras_3_variables_are_checked(tf, mode):
     assert report.verdict == "passed", str(report)
     assert all(np.array_equal(w.numpy(), b)
                for w, b in zip(layer.trainable_variables, before, strict=True))
+
+
+def test_the_interface_imports_no_framework_backend():
+    """backend.py is what every backend implements; choosing one is choose.py's job alone,
+    so the modules import each other in one direction: no circle."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "helpers" / "gradcheck"
+    backends = {"numpy_backend", "torch_backend", "torch_fast", "tensorflow_backend", "choose"}
+
+    def imports(name: str) -> set[str]:
+        tree = ast.parse((package / f"{name}.py").read_text())
+        return {node.module.rsplit(".", 1)[-1] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+
+    assert not imports("backend") & backends, imports("backend") & backends
+    for name in backends - {"choose"}:  # a backend never imports the choice of backends
+        assert "choose" not in imports(name), name

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from helpers.gradcheck.backend import Backend, VectorOutput, backend_for
+from helpers.gradcheck.backend import Backend, VectorOutput
+from helpers.gradcheck.choose import backend_for
 from helpers.gradcheck.directional import Judge, check_directional
 from helpers.gradcheck.full import check_full
 from helpers.gradcheck.report import (
