@@ -65,10 +65,8 @@ def test_verdicts_do_not_depend_on_scaling_f_or_x_or_shifting_x(kind, k, seed, m
     assert check_grad(f, x, wrong, mode=mode).verdict == "failed"
 
 
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.sampled_from([3_000, 30_000, 100_000]))
-def test_piecewise_linear_loss_never_fails_a_right_gradient(seed, n):
-    """0.5 ||x - a||^2 + 0.1 ||x||_1: the steps cross kinks of coordinates away from x."""
+def kinked_loss(seed: int, n: int):
+    """0.5 ||x - a||^2 + 0.1 ||x||_1 at a random x: (f, x, its gradient)."""
     gen = np.random.default_rng(seed)
     a, x = gen.standard_normal(n), gen.standard_normal(n)
 
@@ -78,8 +76,26 @@ def test_piecewise_linear_loss_never_fails_a_right_gradient(seed, n):
     def grad(v):
         return v - a + 0.1 * np.sign(v)
 
+    return f, x, grad
+
+
+# A random search once found a seed where a 0.1% error passes (below, a known failure); the
+# examples are drawn from a fixed seed (tests/conftest.py), so CI does not depend on the draw.
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.sampled_from([3_000, 30_000, 100_000]))
+def test_piecewise_linear_loss_never_fails_a_right_gradient(seed, n):
+    """The steps cross kinks of coordinates away from x."""
+    f, x, grad = kinked_loss(seed, n)
     assert check_grad(f, x, grad, seed=seed).verdict in ("passed", "inconclusive")
     assert check_grad(f, x, lambda v: 1.001 * grad(v), seed=seed).verdict == "failed"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 25: where kinks set the resolution (9e-6), a "
+                   "0.1% error, 2.6e-5 relative to |g||v| at n = 1e5, passes; when check_grad "
+                   "catches it this test passes, and strict xfail says to remove the mark")
+def test_a_small_error_on_a_kinked_loss_is_caught():
+    f, x, grad = kinked_loss(1612, 100_000)  # found by hypothesis in a CI run
+    assert check_grad(f, x, lambda v: 1.001 * grad(v), seed=1612).verdict == "failed"
 
 
 @pytest.mark.parametrize("mode", ["full", "directional"])
