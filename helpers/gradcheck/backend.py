@@ -45,6 +45,26 @@ def seed_for(seed: int, *where: int) -> int:
     return zlib.crc32("/".join(map(str, (seed, *where))).encode())
 
 
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for s in shape if s != 1)
+
+
+def least_precise(names) -> str:
+    """Of several dtype names, the one with the largest machine epsilon."""
+    return max(names, key=lambda n: EPSILON.get(n, EPSILON["float32"]))
+
+
+def scaled_norm(a: np.ndarray) -> float:
+    """||a||, computed as max|a_i| * ||a / max|a_i||| where a . a overflows (or underflows)."""
+    square = float(np.dot(a.reshape(-1), a.reshape(-1))) if a.size else 0.0
+    if 1e-290 < square < math.inf or (square == 0.0 and not np.any(a)):
+        return math.sqrt(square)
+    top = float(np.max(np.abs(a)))
+    if not math.isfinite(top) or top == 0.0:
+        return top
+    return top * float(np.linalg.norm(a / top))
+
+
 def refuse_none(grads: Sequence[Any]) -> None:
     for i, g in enumerate(grads):
         if g is None:
@@ -72,7 +92,8 @@ class Backend:
         self.variable = variable
         self.grad_source = grad
         self.tensors: list[Any] = []
-        self.gradient_square_norms: dict[int, float] = {}
+        self.gradient_norms: dict[int, float] = {}
+        self.output_dtype: str | None = None  # f's, once f has been evaluated
         self._scales: dict[int, float] = {}
         self._magnitudes: dict[int, float] = {}
         self._moves: dict[int, tuple[Any, float]] = {}  # tensor -> (direction, step) in use
@@ -122,12 +143,25 @@ class Backend:
     def dot(self, a: Any, b: Any) -> float:
         raise NotImplementedError
 
+    def norm(self, a: Any) -> float:
+        """The Euclidean norm of ``a``, without overflow where ``a . a`` would (|a_i| ~ 1e200)."""
+        return scaled_norm(np.asarray(self.to_numpy(a), dtype=np.float64))
+
+    def moved_dot(self, ids: Sequence[int], grads: list[Any]) -> float:
+        """grad . (x - x0) over tensors ``ids``: the displacement actually stored, rounding
+        included (x - x0 is exact for x near x0)."""
+        return math.fsum(self.dot(grads[i], self.to_numpy(self.tensors[i]).astype(np.float64)
+                                  - self.original_numpy(i)) for i in ids)
+
     def to_numpy(self, a: Any) -> np.ndarray:
         raise NotImplementedError
 
     def from_numpy(self, index: int, array: np.ndarray) -> Any:
         """``array`` as a tensor like tensor ``index`` (dtype, device)."""
         raise NotImplementedError
+
+    def reshaped(self, g: Any, shape: tuple[int, ...]) -> Any:
+        return g.reshape(shape)
 
     def is_floating(self, g: Any) -> bool:
         return bool(np.issubdtype(np.asarray(self.to_numpy(g)).dtype, np.floating))
@@ -183,12 +217,13 @@ class Backend:
         return np.asarray(self.to_numpy(self.original(index)), dtype=np.float64)
 
     def statistics(self) -> list[tuple[float, float]]:
-        """(standard deviation, root mean square) of each tensor's entries."""
+        """(standard deviation, root mean square) of each tensor's entries; the deviation is
+        taken from the mean (two passes), so a constant tensor has none at all."""
         out = []
         for i in range(len(self.tensors)):
             values = self.original_numpy(i)
             out.append((float(np.std(values)) if values.size > 1 else 0.0,
-                        float(np.sqrt(np.mean(np.square(values)))) if values.size else 0.0))
+                        scaled_norm(values) / math.sqrt(values.size) if values.size else 0.0))
         return out
 
     def magnitude(self, index: int) -> float:
@@ -220,10 +255,32 @@ class Backend:
         return tuple(int(s) for s in self.tensors[index].shape)
 
     @functools.cached_property
+    def x_dtype(self) -> str:
+        return least_precise(dtype_name(t.dtype) for t in self.tensors)
+
+    @property
     def dtype(self) -> str:
-        names = {dtype_name(t.dtype) for t in self.tensors}
-        # the least precise dtype decides how far finite differences can be trusted
-        return max(names, key=lambda n: EPSILON.get(n, 1.0))
+        """The precision finite differences can trust: the least precise of x's dtypes and of
+        what f returns (an f that computes in float32, or under mixed precision, from
+        float64 x rounds its value to float32)."""
+        return least_precise([self.x_dtype] + ([self.output_dtype] if self.output_dtype else []))
+
+    @property
+    def precision(self) -> str:
+        """The dtype that limits finite differences, and where it comes from if not x."""
+        if self.dtype != self.x_dtype:
+            return f"{self.dtype} (the dtype f returns; x is {self.x_dtype})"
+        return self.dtype
+
+    @property
+    def remedy(self) -> str:
+        """What to do when round-off leaves a check undecided."""
+        coarser = "or accept a coarser error with rtol= (e.g. rtol=1e-2)"
+        if self.dtype != self.x_dtype:
+            return f"compute f in {self.x_dtype}, {coarser}"
+        if self.dtype != "float64":
+            return f"check in float64 ({self.float64_hint}), {coarser}"
+        return f"f's value is large beside the change a step makes; {coarser}"
 
     @property
     def epsilon(self) -> float:
@@ -239,6 +296,9 @@ class Backend:
         if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
             raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
                                  "a gradient check needs a real-valued loss")
+        if self.output_dtype is None and np.issubdtype(array.dtype, np.floating):
+            # (a bfloat16 output arrives here widened to float32; its name is kept below)
+            self.output_dtype = dtype_name(getattr(out, "dtype", array.dtype))
         return array.astype(np.float64)
 
     def evaluate(self) -> np.ndarray:
@@ -277,8 +337,14 @@ class Backend:
         if len(grads) != len(self.tensors):
             raise GradCheckError(f"the gradient has {len(grads)} tensors but the variable has "
                                  f"{len(self.tensors)}")
+        grads = list(grads)
         for i, g in enumerate(grads):
             shape = tuple(int(s) for s in g.shape)
+            if shape != self.shape(i) and _squeezed(shape) == _squeezed(self.shape(i)):
+                # the same entries, with dimensions of size 1 added or left out ([2 * x[0]]
+                # for x of shape (1,)): read in x's shape
+                g = grads[i] = self.reshaped(g, self.shape(i))
+                shape = self.shape(i)
             if shape != self.shape(i):
                 raise GradCheckError(
                     f"gradient of tensor {i} has shape {shape}, but the variable has shape "
@@ -288,10 +354,10 @@ class Backend:
             self.check_device(i, g)
             if not measure_norms:
                 continue
-            norm = self.dot(g, g)
+            norm = self.norm(g)
             if not math.isfinite(norm):
                 raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
-            self.gradient_square_norms[i] = norm
+            self.gradient_norms[i] = norm
         return grads
 
     def check_jacobian(self, jacobians: Any, out_shape: tuple[int, ...]) -> list[np.ndarray]:

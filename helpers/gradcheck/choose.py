@@ -25,6 +25,9 @@ def backend_for(f: Callable, x: Any, grad: Any) -> Backend:
     if not callable(f):
         raise GradCheckError(f"f must be a function of x, got {type(f).__name__}")
     kind = _model_framework(x)
+    if isinstance(x, dict):
+        raise GradCheckError("x is a dict: pass its tensors as a list, e.g. list(x.values()), "
+                             "and let f rebuild the dict from that list if it needs one")
     if kind is None:
         if not isinstance(x, (list, tuple, np.ndarray)) and hasattr(x, "__iter__") and \
                 not hasattr(x, "shape"):
@@ -37,6 +40,12 @@ def backend_for(f: Callable, x: Any, grad: Any) -> Backend:
         if isinstance(x, (list, tuple)) and not x:
             raise GradCheckError("x is an empty list: pass the tensors whose gradient to "
                                  "check")
+        if isinstance(x, (list, tuple)):
+            for i, item in enumerate(x):
+                if isinstance(item, (list, tuple, dict)):
+                    raise GradCheckError(
+                        f"element {i} of x is a {type(item).__name__}: x is one array or "
+                        "tensor, or a flat list of tensors; flatten nested lists first")
         x = _without_keras_wrappers(x)
         probe = x[0] if isinstance(x, (list, tuple)) and framework_of(x[0]) != "numpy" else x
         kind = framework_of(probe)

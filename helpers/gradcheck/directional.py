@@ -15,7 +15,16 @@ too large for f (parameters far from zero) shrink until they fit.
 
 Invariances, by construction: every tolerance is relative to grad . v, so scaling f scales
 nothing; steps are in units of each tensor's spread, so scaling x or shifting it by a
-constant gives the same ladder (up to rounding).
+constant gives the same ladder. Rounding x + h v to x's dtype moves x by a little more or
+less than h v, by eps |x| per entry: for a tensor whose entries sit far from zero compared
+with their spread (parameters shifted by 1e6, a LayerNorm gain of ones), the displacement
+actually stored is measured and grad . (that displacement) is what f's change is compared
+with, so rounding x costs nothing. Where f's own round-off still swamps the ladder, the step
+is lengthened (x8 at a time, while it stays under 5% of the spread).
+
+A gradient that is exactly zero has no size to be relative to: its ladder is judged against
+how much f changes over the steps (or |f| where f does not change), and the summary says
+the gradient is zero.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from helpers.gradcheck.report import (
 )
 
 MAX_HALVINGS = 24  # the scrutiny stops earlier, when round-off would swamp a 1e-3 error
+LONGEST = 0.05  # a lengthened step stays under this share of each tensor's spread
 
 
 @dataclass
@@ -53,9 +63,27 @@ class Ladder:
     verdict: str = ""
     note: str = ""
     mirrored: list[float] = field(default_factory=list)  # f(x - h v) per step, when measured
+    moved: list[float] = field(default_factory=list)  # grad . (x - x0) at each value
+    mirrored_moved: list[float] = field(default_factory=list)  # ... at each mirrored value
+    f0: float = 0.0
+    noise: float = 0.0  # the part of the uncertainty that round-off makes
+
+    @property
+    def noisy(self) -> bool:
+        """Round-off, not truncation or kinks, is most of what keeps this ladder undecided."""
+        return self.noise >= 0.5 * self.uncertainty > 0
+
+    @property
+    def zero(self) -> bool:
+        """The gradient being checked is zero on the tensors moved."""
+        return self.typical == 0 and self.gv == 0
 
     @property
     def scale(self) -> float:
+        if self.zero:  # how much f changes over the steps (or |f|, where it does not)
+            change = max((abs(v - self.f0) / h for v, h in zip(
+                self.values, self.steps, strict=False)), default=0.0)
+            return max(change, abs(self.f0), 1e-300)
         return max(self.typical, abs(self.gv), abs(self.estimate), 1e-300)
 
     @property
@@ -67,7 +95,7 @@ class Ladder:
         return self.uncertainty / self.scale
 
     def remainders(self, f0: float) -> list[float]:
-        return [fh - f0 - h * self.gv for fh, h in zip(self.values, self.steps, strict=False)]
+        return [fh - f0 - moved for fh, moved in zip(self.values, self.moved, strict=False)]
 
     def record(self, f0: float) -> Direction:
         r = self.remainders(f0)
@@ -87,9 +115,53 @@ class Judge:
     resolvable: float  # a measurement coarser than this (relative) judges nothing
 
     def __call__(self, error: float, resolution: float) -> str:
-        if resolution > self.resolvable:
-            return "inconclusive"
-        return "failed" if error > max(self.rtol, 3 * resolution) else "passed"
+        if error > max(self.rtol, 3 * resolution):
+            return "failed"  # an error the measurement resolves, however coarse it is
+        # a pass needs a measurement fine enough for the error accepted (the user's rtol, if
+        # coarser than the default)
+        return "passed" if resolution <= self.coarsest else "inconclusive"
+
+    @property
+    def coarsest(self) -> float:
+        return self.resolvable
+
+
+class Walk:
+    """x moved along one direction: where it is, and grad . (the displacement stored).
+
+    Tensors whose rounding matters (``exact``) have their stored displacement measured at
+    every point; the others are taken at their nominal ``t grad . v``, whose rounding is far
+    below any tolerance (``rounding_matters``)."""
+
+    def __init__(self, backend: Backend, grads: list, ids: Sequence[int], seed: int,
+                 index: int, h: float, rtol: float):
+        self.backend, self.grads, self.ids = backend, grads, list(ids)
+        self.exact = [i for i in ids if rounding_matters(backend, i, h, rtol)]
+        self.rest = [i for i in ids if i not in self.exact]
+        self.position = h
+        self.gv_rest = backend.displace(self.rest, seed, index, h, grads) if self.rest else 0.0
+        self.gv = self.gv_rest + (backend.displace(self.exact, seed, index, h, grads)
+                                  if self.exact else 0.0)
+
+    def value(self) -> tuple[float, float]:
+        """(f here, grad . (x - x0) here)."""
+        moved = self.position * self.gv_rest
+        if self.exact:
+            moved += self.backend.moved_dot(self.exact, self.grads)
+        else:
+            moved = self.position * self.gv
+        return self.backend.value(), moved
+
+    def move_to(self, position: float) -> None:
+        if position != self.position:
+            self.backend.rescale(self.ids, position / self.position)
+            self.position = position
+
+
+def rounding_matters(backend: Backend, i: int, h: float, rtol: float) -> bool:
+    """Whether rounding x + h v to x's dtype (eps |x| per entry) could move grad . v by a
+    tenth of the tolerance, at the ladder's smallest steps (h / 8)."""
+    return backend.epsilon * backend.magnitude(i) / (h / 8 * backend.scale(i)) > 0.1 * rtol
 
 
 def check_directional(backend: Backend, f0: float, grads: list, gradient_passes: int,
@@ -108,6 +180,7 @@ def check_directional(backend: Backend, f0: float, grads: list, gradient_passes:
         ladders.append(ladder)
     verdicts = {ladder.verdict for ladder in ladders}
     tensors: list[TensorVerdict] = []
+    zero = all(x.zero for x in ladders)
     if "failed" in verdicts:
         worst = max((x for x in ladders if x.verdict == "failed"),
                     key=lambda x: x.relative_error)
@@ -123,45 +196,65 @@ def check_directional(backend: Backend, f0: float, grads: list, gradient_passes:
         verdict = "passed"
         error = max(x.relative_error for x in ladders)
         resolution = max(x.resolution for x in ladders)
-        summary = (f"grad.v agrees with finite differences to {error:.1e} (relative; "
-                   f"resolution {resolution:.0e}) along {len(ladders)} random "
-                   f"direction{'s' if len(ladders) > 1 else ''}; remainder rates "
-                   f"{format_rates(ladders[0].record(f0).rates)}")
+        along = f"along {len(ladders)} random direction{'s' if len(ladders) > 1 else ''}"
+        if zero:
+            bound = max(max(abs(x.estimate), 3 * x.uncertainty) for x in ladders)
+            summary = (f"the gradient is zero, and finite differences find no slope larger "
+                       f"than {bound:.1e} {along} (f changes by {ladders[0].scale:.1e} per unit "
+                       "step)")
+        else:
+            summary = (f"grad.v agrees with finite differences to {error:.1e} (relative; "
+                       f"resolution {resolution:.0e}) {along}; remainder rates "
+                       f"{format_rates(ladders[0].record(f0).rates)}")
     else:
         verdict = "inconclusive"
         notes = [x.note for x in ladders if x.note]
         summary = notes[0] if notes else (
-            f"finite differences in {backend.dtype} cannot resolve the gradient (uncertainty "
-            f"{max(x.resolution for x in ladders):.1e} relative)" + (
-                f"; check in float64: {backend.float64_hint}" if backend.dtype != "float64"
-                else ""))
+            f"finite differences in {backend.precision} cannot resolve the gradient to "
+            f"{judge.coarsest:.0e} (uncertainty {max(x.resolution for x in ladders):.1e} "
+            f"relative): round-off in f swamps the change the steps make; {backend.remedy}")
     return GradCheckReport(
         verdict=verdict, mode="directional", framework=backend.framework, size=backend.size,
         dtype=backend.dtype, summary=summary, evaluations=evaluations,
         gradient_passes=gradient_passes, directions=[x.record(f0) for x in ladders],
-        tensors=tensors, steps=[h0 * backend.scale(i) for i in every])
+        tensors=tensors, steps=[ladders[0].steps[0] * backend.scale(i) for i in every])
 
 
 def measure(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: int,
             index: int, h0: float, rungs: int, judge: Judge) -> Ladder:
     """One direction: the ladder, its verdict, and the scrutiny of a ladder that did not
-    pass; x is restored exactly before this returns or raises."""
+    pass; where round-off in f left it undecided, the same with a step 8 times longer (while
+    the step stays under ``LONGEST``). x is restored exactly before this returns or raises."""
+    evaluations = 0
+    while True:
+        ladder = _measure_once(backend, f0, grads, ids, seed, index, h0, rungs, judge)
+        evaluations += ladder.evaluations
+        if ladder.verdict != "inconclusive" or ladder.note or 8 * h0 > LONGEST or \
+                not ladder.noisy:
+            ladder.evaluations = evaluations
+            return ladder
+        h0 *= 8
+
+
+def _measure_once(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: int,
+                  index: int, h0: float, rungs: int, judge: Judge) -> Ladder:
     steps = [h0 / 2**k for k in range(rungs)]
     try:
-        gv = backend.displace(ids, seed, index, steps[0], grads)
-        typical = math.sqrt(sum(backend.gradient_square_norms[i] * backend.scale(i) ** 2
-                                for i in ids))
-        ladder = Ladder(index, gv, typical, steps, [backend.value()])
-        for _ in steps[1:]:
-            backend.rescale(ids, 0.5)
-            ladder.values.append(backend.value())
+        walk = Walk(backend, grads, ids, seed, index, steps[0], judge.rtol)
+        typical = math.hypot(*(backend.gradient_norms[i] * backend.scale(i) for i in ids))
+        ladder = Ladder(index, walk.gv, typical, steps, [], f0=f0)
+        for h in steps:
+            walk.move_to(h)
+            value, moved = walk.value()
+            ladder.values.append(value)
+            ladder.moved.append(moved)
         ladder.evaluations = rungs
-        _richardson(ladder, f0, backend, ids)
+        _richardson(ladder, f0, backend, walk)
         ladder.verdict = judge(ladder.relative_error, ladder.resolution)
         # a pass at a resolution ten times coarser than rtol (kinks crossed, steps too long
         # for f) is looked at as closely as a failure
         if ladder.verdict != "passed" or ladder.resolution > 10 * judge.rtol:
-            scrutinise(backend, f0, ladder, ids, judge)
+            scrutinise(backend, f0, ladder, walk, judge)
     finally:
         backend.restore_all(ids)
     return ladder
@@ -178,15 +271,16 @@ def locate(backend: Backend, f0: float, grads: list, seed: int, failed: Ladder,
     out = []
     for i in range(len(backend.tensors)):
         try:
-            gv = backend.displace([i], seed, failed.index, h, grads)
-            plus = backend.value()
-            backend.rescale([i], -1.0)
-            minus = backend.value()
+            walk = Walk(backend, grads, [i], seed, failed.index, h, 1e-9)
+            plus, moved_plus = walk.value()
+            walk.move_to(-h)
+            minus, moved_minus = walk.value()
         finally:
             backend.restore_all([i])
-        typical = math.sqrt(backend.gradient_square_norms[i]) * backend.scale(i)
-        one = Ladder(failed.index, gv, typical, [h], [plus], estimate=(plus - minus) / (2 * h))
-        noise = _noise(backend, f0, [plus, minus], [i], h) / one.scale
+        typical = backend.gradient_norms[i] * backend.scale(i)
+        slope = ((plus - moved_plus) - (minus - moved_minus)) / (2 * h) + walk.gv
+        one = Ladder(failed.index, walk.gv, typical, [h], [plus], estimate=slope, f0=f0)
+        noise = _noise(backend, f0, [plus, minus], walk, h) / one.scale
         carries = one.relative_error >= 0.1 * failed.relative_error and \
             one.relative_error > 3 * noise
         out.append(TensorVerdict(i, backend.shape(i), "failed" if carries else "passed",
@@ -195,17 +289,17 @@ def locate(backend: Backend, f0: float, grads: list, seed: int, failed: Ladder,
     return out
 
 
-def _noise(backend: Backend, f0: float, values: Sequence[float], ids: Sequence[int],
+def _noise(backend: Backend, f0: float, values: Sequence[float], walk: Walk,
            h: float) -> float:
     """How far round-off can move a slope measured with step h: the rounding of f's values
-    (eps |f|) and of x + h v itself (eps |x_i| per entry, weighted by the gradient)."""
+    (eps |f|) and of x + h v itself (eps |x_i| per entry, weighted by the gradient) for the
+    tensors whose stored displacement is not measured."""
     eps = backend.epsilon
-    in_x = math.sqrt(sum(backend.gradient_square_norms[i] * backend.magnitude(i) ** 2
-                         for i in ids))
+    in_x = math.hypot(*(backend.gradient_norms[i] * backend.magnitude(i) for i in walk.rest))
     return 8 * eps * (max(abs(f0), *map(abs, values)) + in_x) / h
 
 
-def _richardson(ladder: Ladder, f0: float, backend: Backend, ids: Sequence[int]) -> None:
+def _richardson(ladder: Ladder, f0: float, backend: Backend, walk: Walk) -> None:
     """The error of grad . v from the forward rungs, and how well it is known.
 
     r(h) = d h + c h^2 + e h^3 + ..., so (4 r(h/2) - r(h)) / h = d - e h^2 / 2 + ..., where d
@@ -217,43 +311,47 @@ def _richardson(ladder: Ladder, f0: float, backend: Backend, ids: Sequence[int])
     truncation = abs(estimates[-1] - estimates[-2]) if len(estimates) > 1 else \
         0.01 * abs(r[0]) / steps[0]
     ladder.estimate = ladder.gv + estimates[-1]
-    ladder.uncertainty = _noise(backend, f0, ladder.values, ids, steps[-1]) + truncation
+    ladder.noise = _noise(backend, f0, ladder.values, walk, steps[-1])
+    ladder.uncertainty = ladder.noise + truncation
 
 
-def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
-               judge: Judge) -> None:
+def scrutinise(backend: Backend, f0: float, ladder: Ladder, walk: Walk, judge: Judge) -> None:
     """Central differences at the ladder's steps and, while they have not settled, at half
     the step, until the evidence decides or round-off would swamp a 1e-3 error.
 
     Runs while x is still displaced by the smallest step; mirrors it first (-h, -2h, ...).
     """
     steps = ladder.steps
-    backend.rescale(ids, -1.0)  # x0 + h v -> x0 - h v
-    mirrored = [backend.value()]
-    for k in range(len(steps) - 1, 0, -1):
-        backend.rescale(ids, steps[k - 1] / steps[k])
-        mirrored.insert(0, backend.value())
+    mirrored, mirrored_moved = [], []
+    for h in reversed(steps):
+        walk.move_to(-h)
+        value, moved = walk.value()
+        mirrored.insert(0, value)
+        mirrored_moved.insert(0, moved)
     ladder.evaluations += len(mirrored)
-    ladder.mirrored = mirrored  # x is now at x0 - steps[0] v
-    position = -steps[0]
+    ladder.mirrored, ladder.mirrored_moved = mirrored, mirrored_moved
     kinks, persisting, failing = 0.0, 0, None
     for k in range(MAX_HALVINGS + len(steps)):
         if k >= len(steps):  # a new, smaller step: both sides
             h = steps[-1] / 2
-            backend.rescale(ids, h / position)
-            ladder.values.append(backend.value())
-            backend.rescale(ids, -1.0)
-            ladder.mirrored.append(backend.value())
-            position = -h
+            for side, values, moves in ((h, ladder.values, ladder.moved),
+                                        (-h, ladder.mirrored, ladder.mirrored_moved)):
+                walk.move_to(side)
+                value, moved = walk.value()
+                values.append(value)
+                moves.append(moved)
             steps.append(h)
             ladder.evaluations += 2
         if k < 1:
             continue
-        slopes = [(p - m) / (2 * s) for p, m, s in
-                  zip(ladder.values[k - 1:k + 1], ladder.mirrored[k - 1:k + 1],
-                      steps[k - 1:k + 1], strict=True)]
-        even = [(p + m) / 2 - f0 for p, m in
-                zip(ladder.values[k - 1:k + 1], ladder.mirrored[k - 1:k + 1], strict=True)]
+        # f less the first-order change grad . (x - x0) predicts, on each side
+        plus = [v - m for v, m in zip(ladder.values[k - 1:k + 1], ladder.moved[k - 1:k + 1],
+                                      strict=True)]
+        minus = [v - m for v, m in zip(ladder.mirrored[k - 1:k + 1],
+                                       ladder.mirrored_moved[k - 1:k + 1], strict=True)]
+        slopes = [ladder.gv + (p - m) / (2 * s) for p, m, s in
+                  zip(plus, minus, steps[k - 1:k + 1], strict=True)]
+        even = [(p + m) / 2 - f0 for p, m in zip(plus, minus, strict=True)]
         # smooth: even part c h^2 + O(h^4), so E(2h) - 4 E(h) = O(h^4); a kink crossed (or
         # at x) leaves a term of order (slope jump) x h
         last, kinks = kinks, abs(even[0] - 4 * even[1]) / steps[k - 1]
@@ -261,9 +359,10 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
         persisting = persisting + 1 if kinks > 0.7 * last > 0 else 0
         estimate = (4 * slopes[1] - slopes[0]) / 3  # Richardson: error O(h^4)
         noise = _noise(backend, f0, ladder.values[k - 1:k + 1] + ladder.mirrored[k - 1:k + 1],
-                       ids, steps[k])
+                       walk, steps[k])
         truncation = abs(slopes[1] - slopes[0]) / 3
         ladder.estimate = estimate
+        ladder.noise = 2 * noise
         ladder.uncertainty = 2 * noise + truncation + kinks
         verdict = judge(ladder.relative_error, ladder.resolution)
         # A failure counts when two successive levels see the same error: a wrong gradient's
@@ -276,7 +375,7 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
         if verdict == "passed" and (kinks <= noise or ladder.resolution < judge.rtol):
             ladder.verdict, ladder.note = verdict, ""
             return
-        if 2 * noise > judge.resolvable * ladder.scale or persisting >= 10:
+        if 2 * noise > judge.coarsest * ladder.scale or persisting >= 10:
             break  # a smaller step would only be worse, or would meet the same kink
     ladder.verdict = "inconclusive"
     if kinks > noise and kinks >= truncation:
@@ -287,7 +386,9 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, ids: Sequence[int],
 
 def describe_failure(ladder: Ladder, f0: float) -> str:
     rates = format_rates(ladder.record(f0).rates)
+    if ladder.zero:
+        return (f"the gradient is zero, but finite differences find a slope of "
+                f"{ladder.estimate:.6g} along direction {ladder.index}; remainder rates {rates}")
     return (f"the gradient is {describe_ratio(ladder.gv, ladder.estimate)} along direction "
             f"{ladder.index} (grad.v = {ladder.gv:.6g}, finite differences give "
             f"{ladder.estimate:.6g}); remainder rates {rates}, where a right gradient gives 2")
-

@@ -22,7 +22,9 @@ from helpers.calculus import balanced_step, central_pairs
 from helpers.gradcheck.backend import Backend
 from helpers.gradcheck.report import Entry, GradCheckReport
 
-HALVINGS = 8  # second looks per suspect entry, at most
+# second looks per suspect entry, at most: a tensor-wide step can be far too long for one
+# small entry (values 1e3 and 1e-6 in one tensor), and each halving cuts truncation by 4
+HALVINGS = 20
 
 
 def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: float,
@@ -35,7 +37,7 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
     # one row per coordinate of x, one column per output of f
     given = [np.moveaxis(g.reshape((m, -1)), 0, 1) if jacobian else g.reshape((-1, 1))
              for g in given]
-    numeric, noise, steps = [], [], []
+    numeric, noise, steps, change = [], [], [], []
     for t in range(len(backend.tensors)):
         shape = backend.shape(t)
         h = balanced_step(eps, backend.scale(t))
@@ -44,41 +46,50 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
         numeric.append((plus - minus) / span[:, None])
         noise.append(10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus)))
                      / h)
+        change.append(np.abs((plus - f0) + (minus - f0)) / (2 * h))  # curvature x h
         steps.append((h, plus, minus))
-    scale = _largest(given, numeric)
-    tolerances = _tolerances(given, numeric, noise, rtol, scale)
+    tolerances = _tolerances(given, numeric, noise, change, rtol)
     kinks = set()
     for t, (h, plus, minus) in enumerate(steps):
         gap = np.abs((plus - f0) - (f0 - minus)) / h
-        size = np.maximum(np.maximum(np.abs(given[t]), np.abs(numeric[t])), 1e-3 * scale)
+        size = _size(given[t], numeric[t], change[t])
         curved = (gap > 10 * noise[t]) & (gap > 1e-3 * size)
         wrong = np.abs(given[t] - numeric[t]) > tolerances[t]
         for row in np.flatnonzero((curved | wrong).any(axis=1)):
             entry = np.unravel_index(row, backend.shape(t))
             settled, used = _second_look(backend, t, entry, h, f0, gap[row], numeric[t][row],
-                                         tolerances[t][row], noise[t][row])
+                                         given[t][row], rtol, noise[t][row])
             evaluations += used
             if settled is None:
                 kinks.add((t, row))
             else:
-                numeric[t][row], noise[t][row] = settled
+                numeric[t][row], noise[t][row], change[t][row] = settled
     # Entries that round-off swamps (f nearly flat along them at this step): longer steps
+    coarsest = max(1e-3, rtol)
     for t, (h, _, _) in enumerate(steps):
-        size = np.maximum(np.maximum(np.abs(given[t]), np.abs(numeric[t])), 1e-3 * scale)
-        for row in np.flatnonzero((noise[t] > 1e-3 * size).any(axis=1)):
+        size = _size(given[t], numeric[t], change[t])
+        for row in np.flatnonzero((noise[t] > coarsest * size).any(axis=1)):
             if (t, row) in kinks:
                 continue
             entry = tuple(int(i) for i in np.unravel_index(row, backend.shape(t)))
             found, used = _wider_look(backend, t, entry, h, f0, noise[t][row], size[row],
-                                      tolerances[t][row])
+                                      tolerances[t][row], coarsest)
             evaluations += used
             if found is not None:
                 numeric[t][row], noise[t][row] = found
-    return _report(backend, given, numeric, noise, kinks, rtol, scale, evaluations,
-                   gradient_passes, jacobian, f0.size)
+    return _report(backend, given, numeric, noise, change, kinks, rtol, f0, evaluations,
+                   gradient_passes, jacobian)
 
 
-def _wider_look(backend, t, entry, h, f0, noise, size, tolerance):
+def _size(given, numeric, change):
+    """The size an entry's error is judged against: the entry (given or measured), or where
+    both are zero or nearly, how much f's slope changes over the step (curvature x h: an
+    absolute floor, for a zero gradient at a minimum whose f is computed by cancelling large
+    terms, and round-off of 1e-14 in its slope is all central differences see)."""
+    return np.maximum(np.maximum(np.abs(given), np.abs(numeric)), change)
+
+
+def _wider_look(backend, t, entry, h, f0, noise, size, tolerance, coarsest):
     """Lengthen the step (x8 at a time, up to 5% of the tensor's spread) until round-off no
     longer swamps the difference; keep it where a difference with half that step agrees
     (truncation still small): ((estimate, its noise), evaluations), or (None, evaluations)."""
@@ -90,7 +101,7 @@ def _wider_look(backend, t, entry, h, f0, noise, size, tolerance):
             plus, minus, span = _central(backend, t, (), step, entry=entry)
             estimates.append((plus[0] - minus[0]) / span[0])
             used += 2
-        if np.all(2 * noise <= 1e-3 * size):
+        if np.all(2 * noise <= coarsest * size):
             if np.all(np.abs(estimates[1] - estimates[0]) <= tolerance + 2 * noise):
                 return (estimates[1], 2 * noise), used
             return None, used  # long enough for round-off, too long for f's curvature
@@ -118,10 +129,10 @@ def _central(backend, t, shape, h, entry=None):
             minus.reshape((-1, *outputs) if outputs else (-1, 1)), span)
 
 
-def _second_look(backend, t, entry, h, f0, gap, estimate, tolerance, noise):
-    """Halve the step until two central differences agree: ((the estimate, its noise),
-    evaluations), or (None, evaluations) where f has a kink at x or within reach of the
-    steps.
+def _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise):
+    """Halve the step until two central differences agree: ((the estimate, its noise, the
+    curvature term at that step), evaluations), or (None, evaluations) where f has a kink at
+    x or within reach of the steps.
 
     Where f is smooth, successive estimates move 4 times less per halving (truncation,
     O(h^2)). Round-off that the noise model (eps |f|) misses, as where f is computed by
@@ -129,7 +140,7 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, tolerance, noise):
     longest step, the least round-off) is kept, with three times its observed movement as
     its uncertainty. At a kink at x the gap between the one-sided slopes stays put; round-off
     makes it grow."""
-    first, first_noise, used, moved_before = estimate, noise, 0, None
+    first, first_noise, first_change, used, moved_before = estimate, noise, gap / 2, 0, None
     for _ in range(HALVINGS):
         h /= 2
         plus, minus, span = _central(backend, t, (), h, entry=tuple(int(i) for i in entry))
@@ -140,45 +151,44 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, tolerance, noise):
         new_gap = np.abs((plus - f0) - (f0 - minus)) / h
         moved = np.abs(smaller - estimate)
         if moved_before is not None and np.all(moved > moved_before):
-            return (first, first_noise + 3 * moved_before), used  # round-off: see above
+            return (first, first_noise + 3 * moved_before, first_change), used  # round-off
         if np.any((gap > 10 * noise) & (new_gap > 0.75 * gap) & (new_gap < 1.5 * gap)):
             return None, used  # the one-sided slopes differ by a jump: a kink at x
+        tolerance = rtol * _size(given, smaller, new_gap / 2) + noise
         if np.all(moved <= tolerance + noise):
-            return (smaller, noise + moved), used
+            return (smaller, noise + moved, new_gap / 2), used
         estimate, gap, moved_before = smaller, new_gap, moved
         if np.all(noise > tolerance):
             break
     return None, used
 
 
-def _largest(given, numeric) -> np.ndarray:
-    """The largest |entry| per output of f: the scale every threshold of that output uses."""
-    rows = [np.abs(a).max(axis=0) for a in [*given, *numeric] if a.size]
-    return np.max(rows, axis=0) if rows else np.zeros(1)
+def _tolerances(given, numeric, noise, change, rtol) -> list[np.ndarray]:
+    """Per-entry tolerance of |gradient - central difference|: relative to each entry, or to
+    how much f changes over that entry's step where that is more (``_size``), plus the
+    entry's own round-off. Each entry is judged on its own, whatever the others' sizes:
+    a wrong entry a billion times smaller than the largest still fails. Multiplying f by a
+    constant multiplies every term by it."""
+    return [rtol * _size(g, n, c) + rn
+            for g, n, rn, c in zip(given, numeric, noise, change, strict=True)]
 
 
-def _tolerances(given, numeric, noise, rtol, scale) -> list[np.ndarray]:
-    """Per-entry tolerance of |gradient - central difference|.
-
-    Relative to each entry (``rtol``), plus a small share of the largest entry of its output
-    (so entries near zero are not judged to more digits than the differences have), plus
-    round-off. No absolute floor: multiplying f by any constant multiplies every term by it.
-    """
-    return [1e-8 * scale + rtol * np.maximum(np.abs(g), np.abs(n)) + rn
-            for g, n, rn in zip(given, numeric, noise, strict=True)]
-
-
-def _report(backend, given, numeric, noise, kinks, rtol, scale, evaluations, passes,
-            jacobian, outputs) -> GradCheckReport:
-    tolerances = _tolerances(given, numeric, noise, rtol, scale)
+def _report(backend, given, numeric, noise, change, kinks, rtol, f0, evaluations, passes,
+            jacobian) -> GradCheckReport:
+    tolerances = _tolerances(given, numeric, noise, change, rtol)
     rows, unresolved, max_abs, max_rel = [], 0, 0.0, 0.0
+    coarsest = max(1e-3, rtol)
     for t, (g, n, rn, tol) in enumerate(zip(given, numeric, noise, tolerances, strict=True)):
         err = np.abs(g - n)
         size = np.maximum(np.abs(g), np.abs(n))
-        unresolved += int(np.sum(rn > 1e-3 * np.maximum(size, 1e-3 * scale)))
+        # an entry where f does not change at all and the gradient is zero is judged against
+        # |f| per unit of x (f constant along it, to round-off)
+        reference = np.maximum(_size(g, n, change[t]),
+                               np.abs(f0)[None, :] / max(backend.scale(t), 1e-300))
+        unresolved += int(np.sum(rn > coarsest * reference))
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: both exactly zero
             ratio = np.where(err == 0, 0.0, err / tol)
-            relative = np.where(err == 0, 0.0, err / size)
+            relative = np.where(err == 0, 0.0, err / np.maximum(size, change[t]))
         if err.size:
             max_abs, max_rel = max(max_abs, float(err.max())), max(max_rel, float(relative.max()))
         for row, col in np.ndindex(err.shape):
@@ -195,6 +205,7 @@ def _report(backend, given, numeric, noise, kinks, rtol, scale, evaluations, pas
 
     kinked = [r for r in rows if (r[1], r[2]) in kinks]
     bad = [r for r in rows if r[0] > 1 and (r[1], r[2]) not in kinks]
+    zero = not any(np.any(g) for g in given)
     worst = [Entry(name(t, row, col), g, n) for _, t, row, col, g, n in (bad or kinked or
                                                                           rows)[:5]]
     what = "Jacobian" if jacobian else "gradient"
@@ -213,8 +224,14 @@ def _report(backend, given, numeric, noise, kinks, rtol, scale, evaluations, pas
                    "cannot judge the gradient there")
     elif unresolved:
         verdict = "inconclusive"
-        summary = (f"central differences in {backend.dtype} cannot resolve {unresolved} of "
-                   f"{len(rows)} entries to 1e-3; check in float64: {backend.float64_hint}")
+        summary = (f"central differences in {backend.precision} cannot resolve {unresolved} of "
+                   f"{len(rows)} entries to {coarsest:.0e}: round-off in f swamps the change "
+                   f"a step makes; {backend.remedy}")
+    elif zero:
+        verdict = "passed"
+        summary = (f"the {what} is zero, and central differences find no slope larger than "
+                   f"{max_abs + max(float(np.max(rn)) for rn in noise):.1e} along any of the "
+                   f"{len(rows)} entries")
     else:
         verdict = "passed"
         summary = (f"all {len(rows)} {what} entries agree with central differences "

@@ -18,8 +18,11 @@ class NumpyBackend(Backend):
         if np.issubdtype(array.dtype, np.integer):
             raise GradCheckError("x has an integer dtype: finite differences on integers are "
                                  "meaningless; pass x.astype(float)")
+        if np.iscomplexobj(array):
+            raise GradCheckError("x is complex: check_grad checks real gradients; check the "
+                                 "real and imaginary parts as two real arrays")
         if not np.issubdtype(array.dtype, np.floating):
-            raise GradCheckError(f"x must be a real array, got dtype {array.dtype}")
+            raise GradCheckError(f"x must be an array of real numbers, got dtype {array.dtype}")
         if not np.all(np.isfinite(array)):
             raise GradCheckError("x contains NaN or inf; check the gradient at a finite point")
         # NumPy functions can always be evaluated in float64: do it, whatever x's dtype.

@@ -83,6 +83,21 @@ class GradCheckReport:
     def passed(self) -> bool:
         return self.verdict == "passed"
 
+    @property
+    def error(self) -> float:
+        """The largest absolute error found: of grad . v along a direction, or of an entry."""
+        if self.directions:
+            return max(abs(d.numeric_dot_v - d.grad_dot_v) for d in self.directions)
+        return self.max_abs_error or 0.0
+
+    @property
+    def shortest_step(self) -> float:
+        """The shortest step the error was measured with (in the units of ``error``'s slope):
+        a change j in f's values moves a slope by about j / this."""
+        if self.directions:
+            return min(min(d.steps) for d in self.directions if d.steps)
+        return min(self.steps) / 2 if self.steps else 1.0
+
     def __bool__(self) -> bool:
         return self.passed
 
@@ -131,7 +146,7 @@ def describe_ratio(given: float, true: float) -> str:
     if abs(ratio - 1) < 0.05:
         return f"off by {100 * (ratio - 1):+.3g}%"
     if abs(ratio + 1) < 0.05:
-        return "the sign looks flipped"
+        return "of the wrong sign"
     if abs(ratio - round(ratio)) < 0.05 and round(ratio) not in (0, 1):
         return f"off by a factor of ~{round(ratio)}"
     if ratio != 0 and abs(1 / ratio - round(1 / ratio)) < 0.05 and round(1 / ratio) > 1:

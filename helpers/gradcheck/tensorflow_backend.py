@@ -36,6 +36,11 @@ class TensorflowBackend(Backend):
         for i, t in enumerate(items):
             if not isinstance(t, (tf.Tensor, tf.Variable)):
                 raise GradCheckError(f"element {i} of x is a {type(t).__name__}, not a tensor")
+            if t.dtype.is_complex:
+                raise GradCheckError(
+                    f"tensor {i} has dtype {t.dtype.name}: check_grad checks real gradients; "
+                    "check the real and imaginary parts (tf.math.real, tf.math.imag) as two "
+                    "real tensors")
             if not t.dtype.is_floating:
                 raise GradCheckError(
                     f"tensor {i} has dtype {t.dtype.name}: finite differences on integers are "
@@ -84,6 +89,7 @@ class TensorflowBackend(Backend):
             refuse_none(grads)
             return None, self.check_gradient([tf.convert_to_tensor(g) for g in grads])
         tape, out = self._taped()
+        self.output_dtype = out.dtype.name
         if int(tf.size(out)) != 1:
             raise VectorOutput(tuple(out.shape))
         grads = tape.gradient(out, self.current)
@@ -149,6 +155,9 @@ class TensorflowBackend(Backend):
 
     def to_numpy(self, a):
         return np.asarray(a.numpy() if hasattr(a, "numpy") else a)
+
+    def reshaped(self, g, shape):
+        return self.tf.reshape(g, shape)
 
     def is_floating(self, g):
         return g.dtype.is_floating

@@ -8,12 +8,19 @@ reference it is tested against.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 
 import numpy as np
 
-from helpers.gradcheck.backend import Backend, VectorOutput, refuse_none, seed_for
+from helpers.gradcheck.backend import (
+    Backend,
+    VectorOutput,
+    dtype_name,
+    refuse_none,
+    seed_for,
+)
 from helpers.gradcheck.report import GradCheckError
 
 # Entries per chunk of a drawn direction (each chunk has its own seed; smaller tensors of one
@@ -57,6 +64,14 @@ def layout(tensors, ids):
     return chunks, list(groups.values())
 
 
+def _listed(g):
+    """A gradient given as a sequence, as a list (a generator is read once)."""
+    if isinstance(g, (str, bytes, dict)) or not hasattr(g, "__iter__"):
+        raise GradCheckError(f"the gradient is a {type(g).__name__}: give a tensor, or a list "
+                             "of tensors like x")
+    return list(g)
+
+
 class TorchBackend(Backend):
     framework = "torch"
     float64_hint = "model.double() / x.double()"
@@ -78,18 +93,56 @@ class TorchBackend(Backend):
         for i, t in enumerate(self.tensors):
             if not isinstance(t, torch.Tensor):
                 raise GradCheckError(f"element {i} of x is a {type(t).__name__}, not a tensor")
+            if t.is_complex():
+                raise GradCheckError(
+                    f"tensor {i} has dtype {t.dtype}: check_grad checks real gradients; check "
+                    "the real and imaginary parts as two real tensors (torch.view_as_real)")
             if not t.is_floating_point():
                 raise GradCheckError(
                     f"tensor {i} has dtype {t.dtype}: finite differences on integers are "
                     "meaningless; pass floating-point tensors")
+            if t.layout != torch.strided:
+                raise GradCheckError(f"tensor {i} is a {t.layout} tensor: pass dense tensors "
+                                     "(x.to_dense())")
             if t.device.type == "meta":
                 raise GradCheckError(
                     f"tensor {i} is on the meta device: it has a shape but no values; "
                     "materialise the model first (e.g. model.to_empty(device='cpu') and load "
                     "its weights)")
+        self._refuse_overlaps()
         # One backup per tensor, made when it is first moved; moves are written in place and
         # undone exactly from it. (NaN or inf in x shows up as a non-finite f(x).)
         self.backups: dict[int, object] = {}
+
+    def _refuse_overlaps(self):
+        """Tensors whose entries share memory, within one tensor (``expand()``) or between
+        two (a flat buffer listed with its views, tied weights listed twice): moving one entry
+        would move others, so every finite difference would be wrong. Named, not checked."""
+        spans = []
+        for i, t in enumerate(self.tensors):
+            if t.numel() > 1 and any(stride == 0 and size > 1
+                                     for stride, size in zip(t.stride(), t.shape, strict=True)):
+                raise GradCheckError(
+                    f"tensor {i} is an expanded view: several of its entries are one number in "
+                    "memory, so moving one moves the others; pass x.clone() (or x.contiguous())")
+            if t.numel():
+                start = t.data_ptr()
+                end = start + t.element_size() * (1 + sum(
+                    (size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True)))
+                spans.append((t.untyped_storage().data_ptr(), start, end, i))
+        spans.sort()
+        reach = {}  # storage -> (furthest end so far, its tensor)
+        for storage, start, end, j in spans:
+            furthest, i = reach.get(storage, (0, None))
+            if i is not None and start < furthest and self.tensors[i] is not self.tensors[j]:
+                first, second = sorted((i, j))
+                raise GradCheckError(
+                    f"tensors {first} and {second} share memory (one is a view of the other, or "
+                    "both of one buffer): moving one would move the other; list each parameter "
+                    "once, as separate tensors (e.g. [p.clone() for p in x] inside f's own "
+                    "wiring), or check the buffer alone")
+            if end > furthest:
+                reach[storage] = (end, j)
 
     # ---- evaluation and the gradient -------------------------------------------------------
     def call_f(self):
@@ -98,14 +151,41 @@ class TorchBackend(Backend):
 
     def scalar(self, out):
         if isinstance(out, self.torch.Tensor) and out.numel() == 1 and out.is_floating_point():
+            if self.output_dtype is None:
+                self.output_dtype = dtype_name(out.dtype)
             value = out.item()  # the common case, without a round trip through NumPy
             if math.isfinite(value):
                 return float(value)
         return super().scalar(out)  # names what is wrong
 
     def _given(self):
+        """The gradient given (or what grad(x) returns), as tensors like x's, and copied where
+        it shares memory with x (``grad=lambda v: v``): x is about to move."""
+        torch = self.torch
         g = self.grad_source(self.variable) if callable(self.grad_source) else self.grad_source
-        return [g] if isinstance(g, self.torch.Tensor) else list(g)
+        items = [g] if isinstance(g, (torch.Tensor, np.ndarray)) else _listed(g)
+        out = []
+        for i, item in enumerate(items[:len(self.tensors)]):
+            if isinstance(item, (np.ndarray, np.generic, float, int)) and \
+                    not isinstance(item, bool):
+                item = torch.as_tensor(np.asarray(item), dtype=self.tensors[i].dtype,
+                                       device=self.tensors[i].device)
+            elif item is not None and not isinstance(item, torch.Tensor):
+                raise GradCheckError(f"gradient of tensor {i} is a {type(item).__name__}, not "
+                                     "a tensor or an array")
+            if isinstance(item, torch.Tensor):
+                item = item.detach()
+                if item.layout != torch.strided:
+                    item = item.to_dense()
+                if self._shares_memory(item):
+                    item = item.clone()
+            out.append(item)
+        return out + items[len(self.tensors):]
+
+    def _shares_memory(self, g):
+        storage = g.untyped_storage().data_ptr() if g.numel() else None
+        return storage is not None and any(
+            t.numel() and t.untyped_storage().data_ptr() == storage for t in self.tensors)
 
     def _recorded(self, fn):
         """fn() with every tensor of x requiring grad (as it was afterwards)."""
@@ -146,8 +226,7 @@ class TorchBackend(Backend):
         if self.grad_source is not None:
             grads = self._given()
             refuse_none(grads)
-            return None, self.check_gradient([g.detach() for g in grads],
-                                             measure_norms=not self.fuses_norms)
+            return None, self.check_gradient(grads, measure_norms=not self.fuses_norms)
 
         def run():
             out = self._autodiff_output()
@@ -156,8 +235,9 @@ class TorchBackend(Backend):
             return out, torch.autograd.grad(out.reshape(()), self.tensors, allow_unused=True)
 
         out, grads = self._recorded(run)
-        grads = [torch.zeros_like(t) if g is None else g
+        grads = [torch.zeros_like(t) if g is None else g.to_dense() if g.is_sparse else g
                  for t, g in zip(self.tensors, grads, strict=True)]
+        self.output_dtype = dtype_name(out.dtype)
         value = out.item()
         if not math.isfinite(value):
             raise GradCheckError(f"f returned {value} at the point being checked")
@@ -185,6 +265,16 @@ class TorchBackend(Backend):
         return (self.torch.as_tensor(u, dtype=out.dtype, device=out.device) * out).sum()
 
     # ---- moving x ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self):
+        """x is backed up before f is first called: an f that changes x (an
+        ``Embedding(max_norm=...)`` renormalises its rows on every call) still leaves x as it
+        was before the check."""
+        with super().session():
+            for i in range(len(self.tensors)):
+                self.original(i)
+            yield
+
     def original(self, index):
         if index not in self.backups:
             with self.torch.no_grad():
@@ -194,23 +284,29 @@ class TorchBackend(Backend):
     def statistics(self):
         """Each tensor's standard deviation and RMS, estimated from at most 65,536 evenly
         spaced entries (a step size needs no more; a full pass costs as much as a copy), in
-        float64 and a few multi-tensor operations (at small N, their number is the cost)."""
+        float64 and a few multi-tensor operations (at small N, their number is the cost).
+
+        The deviation is the norm of the entries minus their mean, not sqrt(E[x^2] - E[x]^2):
+        that difference leaves ~1e-8 of round-off for a tensor of ones (a LayerNorm gain as
+        initialised), whose spread is exactly zero."""
         torch = self.torch
         samples = []
         for x in self.tensors:
             x = x.detach().reshape(-1)
             stride = x.numel() // 2**16
             samples.append((x[::stride] if stride > 1 else x).to(torch.float64))
-        sums = torch.stack([s.sum() for s in samples]).tolist()
-        squares = torch.stack(torch._foreach_norm(samples)).tolist()
+        counts = [max(s.numel(), 1) for s in samples]
+        means = [m / n for m, n in zip(torch.stack([s.sum() for s in samples]).tolist(), counts,
+                                       strict=True)]
+        centred = torch._foreach_sub(samples, means)
+        norms = torch.stack(torch._foreach_norm(centred) + torch._foreach_norm(samples)).tolist()
         out = []
-        for sample, total, norm in zip(samples, sums, squares, strict=True):
-            n = max(sample.numel(), 1)
-            mean, mean_square = total / n, norm * norm / n
-            # E[x^2] - E[x]^2 in float64: exact enough for a step size even when the entries
-            # sit far from zero (1e4 + O(1) keeps eight digits of the spread)
-            out.append((math.sqrt(max(mean_square - mean * mean, 0.0)) if n > 1 else 0.0,
-                        math.sqrt(mean_square)))
+        for k, n in enumerate(counts):
+            spread, size = norms[k] / math.sqrt(n), norms[len(counts) + k] / math.sqrt(n)
+            if not math.isfinite(size):  # entries near 1e300: scale down first
+                size = self.norm(samples[k]) / math.sqrt(n)
+                spread = self.norm(centred[k]) / math.sqrt(n)
+            out.append((spread if n > 1 else 0.0, size))
         return out
 
     def direction(self, ids, seed, index):
@@ -269,6 +365,20 @@ class TorchBackend(Backend):
     def dot(self, a, b):
         # torch.dot on flat views: no temporary the size of the parameters
         return float(self.torch.dot(a.reshape(-1), b.reshape(-1).to(a.dtype)))
+
+    def norm(self, a):
+        norm = float(self.torch.linalg.vector_norm(a.detach(), dtype=self.torch.float64))
+        if math.isfinite(norm) or not bool(self.torch.isfinite(a).all()):
+            return norm
+        top = a.detach().abs().max().double()  # |a_i| near 1e300: a . a overflows
+        return float(top * self.torch.linalg.vector_norm(a.detach().double() / top))
+
+    def moved_dot(self, ids, grads):
+        torch = self.torch
+        with torch.no_grad():
+            return math.fsum(float(torch.dot(grads[i].reshape(-1).double(), (
+                self.tensors[i].detach().double() - self.original(i).double()).reshape(-1)))
+                for i in ids)
 
     def to_numpy(self, a):
         a = a.detach().cpu()

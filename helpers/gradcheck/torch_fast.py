@@ -17,7 +17,7 @@ import contextlib
 import math
 import threading
 
-from helpers.gradcheck.backend import seed_for
+from helpers.gradcheck.backend import Backend, seed_for
 from helpers.gradcheck.report import GradCheckError
 from helpers.gradcheck.torch_backend import CHUNK, TorchBackend, draw, draw_dtype, layout
 
@@ -56,14 +56,27 @@ class FastTorchBackend(TorchBackend):
 
     @contextlib.contextmanager
     def session(self):
-        """The check's thread pool lives as long as the check (see ``Backend.session``)."""
-        with super().session():
+        """The check's thread pool lives as long as the check (see ``Backend.session``); x is
+        backed up first, in one multi-tensor copy (see ``TorchBackend.session``)."""
+        with self._backed_up(), Backend.session(self):
             try:
                 yield
             finally:
                 if self._pool is not None:
                     self._pool.shutdown()
                     self._pool = None
+
+    @contextlib.contextmanager
+    def _backed_up(self):
+        torch = self.torch
+        with torch.no_grad():
+            for i, x in enumerate(self.tensors):
+                if i not in self.backups:
+                    self.backups[i] = torch.empty_like(x, memory_format=torch.contiguous_format)
+            torch._foreach_copy_([self.backups[i] for i in range(len(self.tensors))],
+                                 self.tensors)
+        self._saved.update(range(len(self.tensors)))
+        yield
 
     def original(self, index):
         if index not in self._saved:
@@ -111,9 +124,12 @@ class FastTorchBackend(TorchBackend):
             for i, square in norms:
                 squares[i] += square
         for i, square in squares.items():
-            if not math.isfinite(square):
+            if i in self.gradient_norms:
+                continue
+            norm = math.sqrt(square) if math.isfinite(square) else self.norm(grads[i])
+            if not math.isfinite(norm):
                 raise GradCheckError(f"gradient of tensor {i} contains NaN or inf")
-            self.gradient_square_norms.setdefault(i, square)
+            self.gradient_norms[i] = norm
         return gv
 
     def _flat(self, index, grads):
