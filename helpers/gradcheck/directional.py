@@ -330,7 +330,10 @@ def scrutinise(backend: Backend, f0: float, ladder: Ladder, walk: Walk, judge: J
         mirrored_moved.insert(0, moved)
     ladder.evaluations += len(mirrored)
     ladder.mirrored, ladder.mirrored_moved = mirrored, mirrored_moved
-    kinks, persisting, failing = 0.0, 0, None
+    # the forward ladder's failure is the first of the two agreeing levels a failure needs
+    # (where round-off forbids any halving, as in float32, it is the only other one)
+    kinks, persisting = 0.0, 0
+    failing = ladder.estimate if ladder.verdict == "failed" else None
     for k in range(MAX_HALVINGS + len(steps)):
         if k >= len(steps):  # a new, smaller step: both sides
             h = steps[-1] / 2

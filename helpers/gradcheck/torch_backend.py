@@ -64,6 +64,23 @@ def layout(tensors, ids):
     return chunks, list(groups.values())
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Torch's CPU reductions on one thread: a sum split over 2 threads adds in another order
+    than over 1, and a check's numbers would change in the last bit with the thread count.
+    The checker's own reductions (dots, norms, statistics) are memory-bound, and the fast
+    backend spreads its large ones over its pool of threads itself, chunk by chunk."""
+    torch = sys.modules["torch"]
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
+
+
 def _listed(g):
     """A gradient given as a sequence, as a list (a generator is read once)."""
     if isinstance(g, (str, bytes, dict)) or not hasattr(g, "__iter__"):
@@ -289,6 +306,10 @@ class TorchBackend(Backend):
         The deviation is the norm of the entries minus their mean, not sqrt(E[x^2] - E[x]^2):
         that difference leaves ~1e-8 of round-off for a tensor of ones (a LayerNorm gain as
         initialised), whose spread is exactly zero."""
+        with one_thread():
+            return self._statistics()
+
+    def _statistics(self):
         torch = self.torch
         samples = []
         for x in self.tensors:
@@ -329,7 +350,7 @@ class TorchBackend(Backend):
 
     def displace(self, ids, seed, index, h, grads):
         torch = self.torch
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             directions = self.direction(ids, seed, index)
             gv = 0.0
             for i in ids:
@@ -364,9 +385,14 @@ class TorchBackend(Backend):
 
     def dot(self, a, b):
         # torch.dot on flat views: no temporary the size of the parameters
-        return float(self.torch.dot(a.reshape(-1), b.reshape(-1).to(a.dtype)))
+        with one_thread():
+            return float(self.torch.dot(a.reshape(-1), b.reshape(-1).to(a.dtype)))
 
     def norm(self, a):
+        with one_thread():
+            return self._norm(a)
+
+    def _norm(self, a):
         norm = float(self.torch.linalg.vector_norm(a.detach(), dtype=self.torch.float64))
         if math.isfinite(norm) or not bool(self.torch.isfinite(a).all()):
             return norm
@@ -375,7 +401,7 @@ class TorchBackend(Backend):
 
     def moved_dot(self, ids, grads):
         torch = self.torch
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             return math.fsum(float(torch.dot(grads[i].reshape(-1).double(), (
                 self.tensors[i].detach().double() - self.original(i).double()).reshape(-1)))
                 for i in ids)

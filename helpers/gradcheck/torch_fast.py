@@ -19,7 +19,14 @@ import threading
 
 from helpers.gradcheck.backend import Backend, seed_for
 from helpers.gradcheck.report import GradCheckError
-from helpers.gradcheck.torch_backend import CHUNK, TorchBackend, draw, draw_dtype, layout
+from helpers.gradcheck.torch_backend import (
+    CHUNK,
+    TorchBackend,
+    draw,
+    draw_dtype,
+    layout,
+    one_thread,
+)
 
 _SCRATCH = threading.local()
 
@@ -53,6 +60,7 @@ class FastTorchBackend(TorchBackend):
         self._flats: dict[int, tuple] = {}
         self._joins: dict[tuple, object] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._workers = min(self.torch.get_num_threads(), 16)  # read before one_thread()
 
     @contextlib.contextmanager
     def session(self):
@@ -110,7 +118,7 @@ class FastTorchBackend(TorchBackend):
         A draw's seed depends only on (seed, direction, tensor[s], chunk), so the direction
         does not depend on the thread count, and it is regenerated, never stored."""
         torch = self.torch
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             for i in ids:
                 self._flat(i, grads)
             self.scale(ids[0])  # every tensor's step scale, measured once
@@ -152,10 +160,13 @@ class FastTorchBackend(TorchBackend):
         """``[fn(job) for job in jobs]``, on this check's pool of threads for CPU chunks.
 
         Torch releases the GIL inside its kernels and draws random numbers for one tensor on
-        one core, so threads are what spread the work over the cores. All jobs finish before
-        this returns or raises (the first error), so that none still writes to x when the
-        caller restores it."""
-        workers = min(self.torch.get_num_threads(), 16)
+        one core, so threads are what spread the work over the cores. Torch itself runs on
+        one thread meanwhile (``one_thread``): that fixes the order of every sum, and a torch
+        operation that goes parallel from a pool thread starts an OpenMP team for that
+        thread, whose idle threads slowed every later torch operation of the process by up
+        to 1.7x in measurements. All jobs finish before this returns or raises (the first
+        error), so that none still writes to x when the caller restores it."""
+        workers = self._workers
         if len(jobs) < 2 or device.type != "cpu" or workers < 2:
             return [fn(job) for job in jobs]
         if self._pool is None:
@@ -175,16 +186,10 @@ class FastTorchBackend(TorchBackend):
         torch = self.torch
         device = self.tensors[chunks[0][0]].device
         jobs = [(seed_for(seed, index, i, c), i, part, h) for i, c, part in chunks]
-        threads = torch.get_num_threads()
-        pooled = device.type == "cpu" and len(jobs) > 1 and threads > 1
-        if pooled:
-            torch.set_num_threads(1)
-        try:
+        try:  # (displace() runs this under one_thread(): see _map)
             values = torch.stack(self._map(self._displace_chunk, jobs, device)).tolist()
         finally:  # every chunk ran, and saved its part of x before anything could fail
             self._saved.update(i for i, *_ in chunks)
-            if pooled:
-                torch.set_num_threads(threads)
         dot, squares = 0.0, {}
         for (i, *_), (chunk_dot, square) in zip(chunks, values, strict=True):
             dot += chunk_dot * self._scales[i]
