@@ -29,7 +29,8 @@ import helpers
 
 EXTRA_BUGS = ["one tensor 1% off", "one entry 10% off", "1e-6 in a tensor (>=1% of norm)"]
 FAMILIES = ["plain", "loss x 1e-8", "loss x 1e6", "x scaled 1e-4", "x scaled 1e4",
-            "x shifted 1e4", "relu", "l1 + quadratic"]
+            "x shifted 1e4", "x + 1e6", "x + 1e8", "layer norm", "zero residual",
+            "features 1e-4..1e4", "relu", "l1 + quadratic"]
 KINKED = {"relu", "l1 + quadratic"}
 
 
@@ -39,6 +40,9 @@ def plant_extra(grads, bug):
         g[1] = 1.01 * g[1]
     elif bug == "one entry 10% off":
         g[0].view(-1)[g[0].abs().argmax()] *= 1.1
+    elif bug == "noise 1e-6 where zero":
+        g = [t + 1e-6 * torch.randn(t.shape, generator=torch.Generator().manual_seed(i),
+                                    dtype=t.dtype) for i, t in enumerate(g)]
     elif bug == "1e-6 in a tensor (>=1% of norm)":
         norms = [float(t.norm()) for t in g]
         total = math.sqrt(sum(n * n for n in norms))
@@ -60,7 +64,32 @@ def family_problem(family, n_target, seed):
         a = torch.randn(n, generator=g, dtype=torch.float64)
         x = torch.randn(n, generator=g, dtype=torch.float64)
         return [x], lambda ps: 0.5 * ((ps[0] - a) ** 2).sum() + 0.1 * ps[0].abs().sum()
+    if family == "layer norm":  # the MLP's hidden layer normalised: gain of ones, bias zeros
+        params, loss = make_problem(n_target, torch.float64, "cpu", 64, seed=seed)
+        d = params[1].numel()
+        params += [torch.ones(d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64)]
+        return params, lambda ps: _layer_norm_loss(ps, *loss.data)
+    if family == "features 1e-4..1e4":  # a linear fit to unnormalised features
+        g = torch.Generator().manual_seed(seed)
+        d = max(2, int(math.sqrt(n_target)))
+        X = torch.randn(64, d, generator=g, dtype=torch.float64) * \
+            10.0 ** torch.linspace(-4, 4, d, dtype=torch.float64)
+        y = torch.randn(64, generator=g, dtype=torch.float64)
+        w, b = (torch.randn(d, generator=g, dtype=torch.float64) * 10.0 **
+                torch.linspace(4, -4, d, dtype=torch.float64)), torch.zeros(1, dtype=torch.float64)
+        return [w, b], lambda ps: ((X @ ps[0] + ps[1] - y) ** 2).mean()
     params, loss = make_problem(n_target, torch.float64, "cpu", 64, seed=seed)
+    if family == "zero residual":  # targets that the model at x fits exactly
+        X = loss.data[0]
+
+        def outputs(ps):
+            return torch.tanh(X @ ps[0].T + ps[1]) @ ps[2].T + ps[3]
+
+        exact = outputs(params)
+        return params, lambda ps: ((outputs(ps) - exact) ** 2).mean()
+    if family.startswith("x + "):
+        c = float(family.split("+")[1])
+        return [p + c for p in params], lambda ps: loss([p - c for p in ps])
     if family.startswith("loss x"):
         factor = float(family.split("x")[1])
         return params, lambda ps: factor * loss(ps)
@@ -75,12 +104,19 @@ def family_problem(family, n_target, seed):
     return params, loss
 
 
+def _layer_norm_loss(ps, X, y):
+    hidden = torch.tanh(X @ ps[0].T + ps[1])
+    normed = torch.nn.functional.layer_norm(hidden, hidden.shape[-1:], ps[4], ps[5])
+    return ((normed @ ps[2].T + ps[3] - y) ** 2).mean()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--mode", choices=["directional", "full"], default="directional")
     parser.add_argument("--families", nargs="+", default=FAMILIES, choices=FAMILIES)
+    parser.add_argument("--directions", type=int, default=1, help="check_grad's directions")
     args = parser.parse_args()
     outcomes = collections.Counter()
     wrong = []
@@ -98,18 +134,22 @@ def main():
             ok_right = {"passed", "inconclusive"} if family in KINKED else {"passed"}
             cases = [("right gradient", None, ok_right)]
             bugs = [b for b in BUGS + EXTRA_BUGS if len(params) > 1 or "tensor" not in b]
+            if params[0].dim() < 2:  # a vector transposed is itself
+                bugs.remove("transposed weight")
+            if family == "zero residual":  # a multiple of zero is zero: only noise is wrong
+                bugs = ["noise 1e-6 where zero"]
             cases += [(bug, plant(grads, bug) if bug in BUGS else plant_extra(grads, bug),
-                       {"failed"}) for bug in bugs
-                      if not (bug == "transposed weight" and family == "l1 + quadratic")]
+                       {"failed"}) for bug in bugs]
             for name, given, expected in cases:
-                report = helpers.check_grad(loss, params, given, mode=args.mode, seed=seed)
+                report = helpers.check_grad(loss, params, given, mode=args.mode, seed=seed,
+                                            directions=args.directions)
                 outcomes[(family, name, report.verdict in expected)] += 1
                 if report.verdict not in expected:
                     wrong.append(f"{family}, seed {seed}, N = {n:,}, {name}: {report.verdict} "
                                  f"({report.summary[:140]})")
-    print(f"{args.seeds} seeds, {args.mode} mode, float64, N from ~{sizes[0]**2:,} to "
-          f"~{sizes[1]**2:,}, {time.perf_counter() - start:.0f} s")
-    names = ["right gradient", *BUGS, *EXTRA_BUGS]
+    print(f"{args.seeds} seeds, {args.mode} mode, {args.directions} direction(s), float64, N "
+          f"from ~{sizes[0]**2:,} to ~{sizes[1]**2:,}, {time.perf_counter() - start:.0f} s")
+    names = ["right gradient", *BUGS, *EXTRA_BUGS, "noise 1e-6 where zero"]
     print(f"{'family':<16}" + "".join(f" | {name[:14]:>14}" for name in names))
     for family in args.families:
         cells = []

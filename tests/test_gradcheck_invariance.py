@@ -90,9 +90,6 @@ def test_piecewise_linear_loss_never_fails_a_right_gradient(seed, n):
     assert check_grad(f, x, lambda v: 1.001 * grad(v), seed=seed).verdict == "failed"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25: where kinks set the resolution (9e-6), a "
-                   "0.1% error, 2.6e-5 relative to |g||v| at n = 1e5, passes; when check_grad "
-                   "catches it this test passes, and strict xfail says to remove the mark")
 def test_a_small_error_on_a_kinked_loss_is_caught():
     f, x, grad = kinked_loss(1612, 100_000)  # found by hypothesis in a CI run
     assert check_grad(f, x, lambda v: 1.001 * grad(v), seed=1612).verdict == "failed"

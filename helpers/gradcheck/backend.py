@@ -280,7 +280,9 @@ class Backend:
             return f"compute f in {self.x_dtype}, {coarser}"
         if self.dtype != "float64":
             return f"check in float64 ({self.float64_hint}), {coarser}"
-        return f"f's value is large beside the change a step makes; {coarser}"
+        return ("f loses digits to round-off: its value, or terms it subtracts (parameters far "
+                "from zero, a large constant), are large beside the change a step makes; "
+                f"centre them, {coarser}")
 
     @property
     def epsilon(self) -> float:
@@ -293,6 +295,8 @@ class Backend:
         """``f``'s output, from whichever framework, as a float64 NumPy array (or a
         GradCheckError saying what it was instead)."""
         array = np.asarray(self.to_numpy(out) if framework_of(out) != "numpy" else out)
+        if array.dtype.name == "bfloat16":  # ml_dtypes' (TensorFlow's) bfloat16: exact in f32
+            array = array.astype(np.float32)
         if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
             raise GradCheckError(f"f must return a real number, but returned {array.dtype}: "
                                  "a gradient check needs a real-valued loss")

@@ -57,6 +57,8 @@ def backend_for(f: Callable, x: Any, grad: Any) -> Backend:
         from helpers.gradcheck.numpy_backend import NumpyBackend as cls
     backend = cls(f, x, grad)
     backend.refuse_duplicates()
+    if backend.size == 0:
+        raise GradCheckError("x has no entries: there is no gradient to check")
     return backend
 
 

@@ -2,8 +2,10 @@
 
 Exact about *where* a gradient or Jacobian is wrong, at ``2 N`` evaluations of f (plus a few
 for the entries that need a second look). Steps are ``balanced_step`` in units of each
-tensor's spread; tolerances are relative to the entries of the gradient (per output of f), so
-scaling f or x, or shifting x by a constant, changes no verdict.
+tensor's spread (of the entry, for a small entry those could not settle); tolerances are
+relative to each entry of the gradient on its own (per output of f), so scaling f or x, or
+shifting x by a constant, changes no verdict, and a wrong entry far smaller than the others
+still fails.
 
 An entry that disagrees, or whose one-sided slopes differ by more than a smooth f explains,
 is measured again with the step halved, until two central differences agree. Where f is
@@ -40,9 +42,10 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
     numeric, noise, steps, change = [], [], [], []
     for t in range(len(backend.tensors)):
         shape = backend.shape(t)
-        h = balanced_step(eps, backend.scale(t))
+        h = np.full(shape, balanced_step(eps, backend.scale(t)))
         plus, minus, span = _central(backend, t, shape, h)
         evaluations += 2 * int(np.prod(shape))
+        h = h.reshape(-1, 1)  # a row per coordinate
         numeric.append((plus - minus) / span[:, None])
         noise.append(10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus)))
                      / h)
@@ -57,8 +60,8 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
         wrong = np.abs(given[t] - numeric[t]) > tolerances[t]
         for row in np.flatnonzero((curved | wrong).any(axis=1)):
             entry = np.unravel_index(row, backend.shape(t))
-            settled, used = _second_look(backend, t, entry, h, f0, gap[row], numeric[t][row],
-                                         given[t][row], rtol, noise[t][row])
+            settled, used = _second_look(backend, t, entry, h[row, 0], f0, gap[row],
+                                         numeric[t][row], given[t][row], rtol, noise[t][row])
             evaluations += used
             if settled is None:
                 kinks.add((t, row))
@@ -72,13 +75,46 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
             if (t, row) in kinks:
                 continue
             entry = tuple(int(i) for i in np.unravel_index(row, backend.shape(t)))
-            found, used = _wider_look(backend, t, entry, h, f0, noise[t][row], size[row],
-                                      tolerances[t][row], coarsest)
+            found, used = _wider_look(backend, t, entry, h[row, 0], f0, noise[t][row],
+                                      size[row], tolerances[t][row], coarsest)
             evaluations += used
             if found is not None:
                 numeric[t][row], noise[t][row] = found
+    # Entries far smaller than their tensor's spread that did not agree, or met a "kink":
+    # the tensor's step may be far too long for them; once more with a step of their size
+    tolerances = _tolerances(given, numeric, noise, change, rtol)
+    for t in range(len(steps)):
+        small = np.abs(backend.original_numpy(t)).reshape(-1) < 0.1 * backend.scale(t)
+        wrong = (np.abs(given[t] - numeric[t]) > tolerances[t]).any(axis=1)
+        kinked = np.array([(t, row) in kinks for row in range(len(small))], dtype=bool)
+        for row in np.flatnonzero(small & (wrong | kinked)):
+            entry = tuple(int(i) for i in np.unravel_index(row, backend.shape(t)))
+            settled, used = _entry_sized_look(backend, t, entry, f0, given[t][row], rtol)
+            evaluations += used
+            if settled is not None:
+                numeric[t][row], noise[t][row], change[t][row] = settled
+                kinks.discard((t, row))
     return _report(backend, given, numeric, noise, change, kinks, rtol, f0, evaluations,
                    gradient_passes, jacobian)
+
+
+def _entry_sized_look(backend, t, entry, f0, given, rtol):
+    """A central difference with a step in units of the entry itself (down to a millionth of
+    the spread), then a second look: in one tensor holding 1e3 and 1e-6, f may vary with the
+    small entry on its own scale (sin(1e6 w)), which a step of the spread crosses a hundred
+    times over. Only for entries the spread's step could not settle, so that the common
+    case keeps steps that shifting or scaling x does not change."""
+    eps = backend.epsilon
+    spread = backend.scale(t)
+    size = abs(float(backend.original_numpy(t)[entry]))
+    h = balanced_step(eps, max(size, 1e-6 * spread) if size > 0 else spread)
+    plus, minus, span = _central(backend, t, (), h, entry=entry)
+    plus, minus = plus[0], minus[0]
+    estimate = (plus - minus) / span[0]
+    noise = 10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus))) / h
+    gap = np.abs((plus - f0) - (f0 - minus)) / h
+    settled, used = _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise)
+    return settled, used + 2
 
 
 def _size(given, numeric, change):
@@ -178,14 +214,23 @@ def _report(backend, given, numeric, noise, change, kinks, rtol, f0, evaluations
     tolerances = _tolerances(given, numeric, noise, change, rtol)
     rows, unresolved, max_abs, max_rel = [], 0, 0.0, 0.0
     coarsest = max(1e-3, rtol)
+    # the largest |entry| per output of f: round-off below eps^(3/4) of it (2e-12 in float64)
+    # is "zero" for every purpose (an entry 3 x^2 at x = 5e-17 beside entries of 1), and is
+    # not counted unresolved
+    largest = np.max([np.abs(a).max(axis=0) for a in [*given, *numeric] if a.size], axis=0)
+    negligible = backend.epsilon ** 0.75 * largest
     for t, (g, n, rn, tol) in enumerate(zip(given, numeric, noise, tolerances, strict=True)):
         err = np.abs(g - n)
         size = np.maximum(np.abs(g), np.abs(n))
         # an entry where f does not change at all and the gradient is zero is judged against
         # |f| per unit of x (f constant along it, to round-off)
-        reference = np.maximum(_size(g, n, change[t]),
-                               np.abs(f0)[None, :] / max(backend.scale(t), 1e-300))
-        unresolved += int(np.sum(rn > coarsest * reference))
+        # the entry itself; for a zero gradient, what its slope changes by over the step
+        # (not for others: a tiny entry beside a large curvature is still an entry that
+        # round-off may swamp)
+        reference = np.where(g == 0, np.maximum(size, change[t]), size)
+        reference = np.where(reference > 0, reference,
+                             np.abs(f0)[None, :] / max(backend.scale(t), 1e-300))
+        unresolved += int(np.sum((rn > coarsest * reference) & (rn > negligible)))
         with np.errstate(divide="ignore", invalid="ignore"):  # 0/0: both exactly zero
             ratio = np.where(err == 0, 0.0, err / tol)
             relative = np.where(err == 0, 0.0, err / np.maximum(size, change[t]))

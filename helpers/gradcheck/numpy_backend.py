@@ -14,6 +14,12 @@ class NumpyBackend(Backend):
 
     def __init__(self, f, variable, grad):
         super().__init__(f, variable, grad)
+        if isinstance(variable, (list, tuple)) and any(
+                isinstance(v, np.ndarray) and v.ndim for v in variable):
+            raise GradCheckError(
+                "x is a list of NumPy arrays: the NumPy check takes one array; pass "
+                "np.concatenate([a.ravel() for a in x]) and let f split it (or use torch "
+                "tensors, which may come as a list)")
         array = np.asarray(variable)
         if np.issubdtype(array.dtype, np.integer):
             raise GradCheckError("x has an integer dtype: finite differences on integers are "

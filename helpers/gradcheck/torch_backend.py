@@ -121,6 +121,10 @@ class TorchBackend(Backend):
             if t.layout != torch.strided:
                 raise GradCheckError(f"tensor {i} is a {t.layout} tensor: pass dense tensors "
                                      "(x.to_dense())")
+            if t.is_inference():
+                raise GradCheckError(
+                    f"tensor {i} was made under torch.inference_mode(), which forbids changing "
+                    "it in place: pass x.clone() made outside inference mode")
             if t.device.type == "meta":
                 raise GradCheckError(
                     f"tensor {i} is on the meta device: it has a shape but no values; "
