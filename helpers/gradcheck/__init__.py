@@ -53,9 +53,12 @@ __all__ = ["Direction", "Entry", "GradCheckError", "GradCheckReport", "TensorVer
 FULL_MODE_LIMIT = 2_000  # coordinates; above this "auto" never picks the full mode
 # What each mode costs beyond evaluating f, measured on this machine's CPU with a trivial f
 # (benchmarks/gradcheck_benchmark.py): ~20 us per coordinate in the full mode, ~0.2 ms per
-# call in the directional mode. "auto" picks the full mode only where it is cheaper.
+# call in the directional mode. "auto" picks the full mode where it is cheaper, or costs
+# under FULL_MODE_BUDGET: every entry judged on its own (the directional mode cannot see an
+# error in an entry whose share of grad . v is below its resolution) is worth 50 ms.
 FULL_COST_PER_ENTRY = 20e-6
 DIRECTIONAL_COST = 200e-6
+FULL_MODE_BUDGET = 0.05  # seconds
 # Relative error of grad . v accepted in float64, below which only the measured resolution
 # decides (an error must exceed three times it to fail). A right gradient's error is 1e-10
 # to 1e-9 of grad . v in float64, and its measured resolution 1e-9 to 3e-9 (both from
@@ -92,8 +95,8 @@ def check_grad(
     the vector-Jacobian product ``u^T J`` for a random ``u``, as the gradient of ``u . f``.
 
     ``mode`` is ``"full"``, ``"directional"`` or ``"auto"``: the full mode where its ``2 N``
-    evaluations take less time than the directional check (for a cheap f, up to about ten
-    coordinates), else the directional mode. The choice rests on the time f(x) took, so near
+    evaluations take under 50 ms or less time than the directional check (for a cheap f, up
+    to a few hundred coordinates), else the directional mode. The choice rests on the time f(x) took, so near
     the crossing it can differ from run to run: pass ``mode`` for a report that must not.
     ``directions`` and ``rungs`` set the size of the directional check (``rungs``
     evaluations of ``f`` per direction), ``seed`` makes it reproducible, and ``rtol`` is the
@@ -202,13 +205,13 @@ def _check(backend: Backend, mode, directions, seed, rtol, rungs, value) -> Grad
 
 
 def _cheaper_mode(backend: Backend, one_evaluation: float, rungs: int) -> str:
-    """The mode that costs less time here: the full mode's 2 N evaluations, or the
-    directional mode's few evaluations and its fixed overhead."""
+    """The full mode where its 2 N evaluations cost under FULL_MODE_BUDGET or less than the
+    directional mode's few evaluations and its fixed overhead; else the directional mode."""
     if backend.size > FULL_MODE_LIMIT:
         return "directional"
     full = backend.size * (2 * one_evaluation + FULL_COST_PER_ENTRY)
     directional = (rungs + 2) * one_evaluation + DIRECTIONAL_COST
-    return "full" if full <= directional else "directional"
+    return "full" if full <= max(directional, FULL_MODE_BUDGET) else "directional"
 
 
 def _full_rtol(backend: Backend, rtol: float | None) -> float:
