@@ -175,13 +175,13 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     dtype = getattr(torch, args.dtype)
 
-    header = (f"{'N':>11} | {'fwd+bwd':>8} | {'check':>6} {'given':>6} | {'bare':>6} "
+    header = (f"{'N':>11} | {'fwd+bwd':>8} | {'check':>6} {'given':>6} {'fails':>6} | {'bare':>6} "
               f"{'2 fwd':>6} | {'mem':>5} | caught (ours) | {'fast gc':>8} caught (fast gc) | "
               f"{'full gc':>8}")
     print(f"device {args.device}, {args.dtype}, batch {args.batch}, "
           f"{torch.get_num_threads()} threads")
-    print("costs are ratios to one forward+backward pass: check_grad with autograd's gradient "
-          "and with the gradient given;")
+    print("costs are ratios to one forward+backward pass: check_grad with autograd's gradient, "
+          "with the gradient given, and with a wrong one given (it fails: scrutiny, locating);")
     print("bare: a script that does only what an exactly restored directional check must "
           "(bare_check); 2 fwd: two evaluations alone;")
     print("mem: check_grad's peak extra memory in parameter-sized buffers (with autograd's "
@@ -218,6 +218,9 @@ def measure_size(n_target: float, args, dtype) -> str:
     t_check = typical_time(lambda: helpers.check_grad(loss, params, mode="directional"))
     t_given = typical_time(lambda: helpers.check_grad(loss, params, grads, mode="directional",
                                                    value=value))
+    wrong = plant(grads, "sign flip in one tensor")
+    t_fail = typical_time(lambda: helpers.check_grad(loss, params, wrong, mode="directional",
+                                                  value=value))
     ours = "".join(
         "X" if helpers.check_grad(loss, params, plant(grads, bug), mode="directional",
                                   value=value).verdict == "failed" else "."
@@ -239,6 +242,7 @@ def measure_size(n_target: float, args, dtype) -> str:
     mem = f"{extra / param_bytes:5.1f}" if param_bytes >= 2**23 or args.device != "cpu" else \
         f"{'-':>5}"
     return (f"{n:>11,} | {t_fb * 1e3:6.1f}ms | {t_check / t_fb:5.2f}x {t_given / t_fb:5.2f}x "
+            f"{t_fail / t_fb:5.2f}x "
             f"| {t_bare / t_fb:5.2f}x {t_two / t_fb:5.2f}x | {mem} | {ours:>4} "
             f"{report.verdict[:4]:>6}  | {fast_cost:>8} {fast_caught:<16} | {full_cost:>8}")
 
