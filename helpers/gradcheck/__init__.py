@@ -96,8 +96,9 @@ def check_grad(
 
     ``mode`` is ``"full"``, ``"directional"`` or ``"auto"``: the full mode where its ``2 N``
     evaluations take under 50 ms or less time than the directional check (for a cheap f, up
-    to a few hundred coordinates), else the directional mode. The choice rests on the time f(x) took, so near
-    the crossing it can differ from run to run: pass ``mode`` for a report that must not.
+    to a few hundred coordinates), else the directional mode. The choice rests on the time
+    f(x) took, so near the crossing it can differ from run to run: pass ``mode`` for a
+    report that must not.
     ``directions`` and ``rungs`` set the size of the directional check (``rungs``
     evaluations of ``f`` per direction), ``seed`` makes it reproducible, and ``rtol`` is the
     relative error accepted (default in float64: 1e-9 of ``grad . v`` in the directional

@@ -360,10 +360,16 @@ def test_appendix_shows_each_verdict():
     rows = re.findall(r"^(.+?)\s+full: right (\w+), doubled (\w+); +directional: right (\w+), "
                       r"doubled (\w+)$", text, re.M)
     assert [r[0].strip() for r in rows] == ["as it is", "loss x 1e-12", "x in units 1e6 smaller",
-                                    "x shifted by 1e4"], rows
+                                    "x shifted by 1e4", "x shifted by 1e8"], rows
     assert all(r[1:] == ("passed", "failed", "passed", "failed") for r in rows), rows
     assert "full: all 25 Jacobian entries agree" in text
     assert re.search(r"full: \d+ of 25 Jacobian entries disagree", text)
+    caught = [int(n) for n in re.findall(r"directions=\d: an error of 1e-6 in the small tensor "
+                                         r"is caught for (\d+) of 30 seeds", text)]
+    assert len(caught) == 2 and 20 <= caught[0] <= caught[1], caught  # more directions, more
+    # the blind spot of a direction, and the full mode that sees it
+    assert re.search(r"^directional: grad\.v agrees", text, re.M)
+    assert re.search(r"^full: 1 of 5 gradient entries disagree .* worst at \[4\]", text, re.M)
     directional = re.findall(r"directional: u \. f\(x\) for a random u .*?: (.*)$", text, re.M)
     assert [d.split()[0] for d in directional] == ["grad.v", "the"], directional  # pass, fail
 
