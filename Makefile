@@ -23,7 +23,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install book pdf book-course numerics notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course course-only numerics notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -56,7 +56,11 @@ book: $(INSTALLED) chromium ## Build the website into _build/html (chapters exec
 pdf: ## Print the built website into _build/html/mvc4ml.pdf (`make book` does this too)
 	$(BIN)/python scripts/build_pdf.py
 
-book-course: book ## Build the course website (exercises, no solutions) into _build/course
+book-course: book course-only ## Build the course website (exercises, no solutions) into _build/course
+
+# The course build alone, for `make test`, whose `book` has already run (book is phony, so a
+# sub-make naming it would build it again).
+course-only: $(INSTALLED)
 	sed 's#file: solutions/#file: exercises/#' _toc.yml > _build/_toc_course.yml
 	$(BIN)/python scripts/build_book.py . -n -W --keep-going --toc _build/_toc_course.yml \
 	  --path-output _build/course
@@ -95,12 +99,15 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The last three run side by side (their outputs are kept apart): `slow` mostly waits (time
-# limits, kernels starting) and `numerics` (one thread) and `browser-tests` each keep about
-# one core busy, so on 2 cores they take little longer than `slow` alone. The sub-make
-# inherits -k: `make -k test` still reports every failure.
-test: chromium bubblewrap lint unit book book-course book-tests ## Everything: lint, all tests, the builds, pages in Chromium
-	$(MAKE) -j3 --output-sync=target slow numerics browser-tests
+# Stages run side by side where they can (their outputs kept apart): the unit tests beside
+# the book's build (its kernels keep one core busy); then the course build; then `slow`,
+# which mostly waits (time limits, kernels starting), beside `numerics` (one thread),
+# `browser-tests` (about one core) and the page checks (which read both websites). The
+# sub-makes inherit -k: `make -k test` still reports every failure.
+test: chromium bubblewrap lint ## Everything: lint, all tests, the builds, pages in Chromium
+	$(MAKE) -j2 --output-sync=target unit book
+	$(MAKE) course-only
+	$(MAKE) -j4 --output-sync=target slow numerics browser-tests book-tests
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.

@@ -45,10 +45,6 @@ def seed_for(seed: int, *where: int) -> int:
     return zlib.crc32("/".join(map(str, (seed, *where))).encode())
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(s for s in shape if s != 1)
-
-
 def least_precise(names) -> str:
     """Of several dtype names, the one with the largest machine epsilon."""
     return max(names, key=lambda n: EPSILON.get(n, EPSILON["float32"]))
@@ -344,9 +340,9 @@ class Backend:
         grads = list(grads)
         for i, g in enumerate(grads):
             shape = tuple(int(s) for s in g.shape)
-            if shape != self.shape(i) and _squeezed(shape) == _squeezed(self.shape(i)):
-                # the same entries, with dimensions of size 1 added or left out ([2 * x[0]]
-                # for x of shape (1,)): read in x's shape
+            if shape != self.shape(i) and math.prod(shape) == 1 == math.prod(self.shape(i)):
+                # one number for a one-entry tensor ([2 * x[0]] for x of shape (1,)): read in
+                # x's shape (larger shapes must match: a column for a row is a bug to name)
                 g = grads[i] = self.reshaped(g, self.shape(i))
                 shape = self.shape(i)
             if shape != self.shape(i):

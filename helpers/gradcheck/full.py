@@ -87,7 +87,8 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
     # the tensor's step may be far too long for them; once more with a step of their size
     tolerances = _tolerances(given, numeric, noise, change, rtol)
     for t in range(len(steps)):
-        small = np.abs(backend.original_numpy(t)).reshape(-1) < 0.1 * backend.scale(t)
+        size = np.abs(backend.original_numpy(t)).reshape(-1)
+        small = (size > 0) & (size < 0.1 * backend.scale(t))  # (a zero has no size of its own)
         wrong = (np.abs(given[t] - numeric[t]) > tolerances[t]).any(axis=1)
         kinked = np.array([(t, row) in kinks for row in range(len(small))], dtype=bool)
         for row in np.flatnonzero(small & (wrong | kinked)):
@@ -110,8 +111,7 @@ def _entry_sized_look(backend, t, entry, f0, given, rtol):
     eps = backend.epsilon
     spread = backend.scale(t)
     size = abs(float(backend.original_numpy(t)[entry]))
-    h = max(balanced_step(eps, max(size, 1e-6 * spread) if size > 0 else spread),
-            64 * eps * size)
+    h = max(balanced_step(eps, max(size, 1e-6 * spread)), 64 * eps * size)
     plus, minus, span = _central(backend, t, (), h, entry=entry)
     plus, minus = plus[0], minus[0]
     estimate = (plus - minus) / span[0]
@@ -137,14 +137,17 @@ def _wider_look(backend, t, entry, h, f0, noise, given, rtol, coarsest):
     used, longest, found = 0, 0.05 * backend.scale(t), None  # a step small beside x's spread
     while 8 * h <= longest:
         h, noise = 8 * h, noise / 8
-        estimates = []
+        estimates, gaps = [], []
         for step in (h, h / 2):
             plus, minus, span = _central(backend, t, (), step, entry=entry)
             estimates.append((plus[0] - minus[0]) / span[0])
+            gaps.append(np.abs((plus[0] - f0) - (f0 - minus[0])) / step)
             used += 2
         size = np.maximum(np.abs(given), np.abs(estimates[1]))
         if np.any(np.abs(estimates[1] - estimates[0]) > rtol * size + 2 * noise):
             break  # too long for f's curvature: keep what the shorter steps found
+        if np.any((gaps[0] > 4 * noise) & (gaps[0] < 1.5 * gaps[1])):
+            break  # the even part does not halve with the step: a kink within reach
         if np.all(2 * noise <= size):
             found = (estimates[1], 2 * noise)  # the entry stands out of round-off
             if np.all(2 * noise <= coarsest * size):
@@ -198,7 +201,11 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise):
         new_gap = np.abs((plus - f0) - (f0 - minus)) / h
         moved = np.abs(smaller - estimate)
         if moved_before is not None and np.all(moved > moved_before):
-            return (first, first_noise + 3 * moved_before, first_change), used  # round-off
+            # round-off, where the even part is round-off too or halves with the step; a
+            # kink within reach, where it does neither
+            if np.any((gap > 10 * noise) & ((new_gap > 0.6 * gap) | (new_gap < 0.4 * gap))):
+                return None, used
+            return (first, first_noise + 3 * moved_before, first_change), used
         if np.any((gap > 10 * noise) & (new_gap > 0.75 * gap) & (new_gap < 1.5 * gap)):
             return None, used  # the one-sided slopes differ by a jump: a kink at x
         tolerance = rtol * _size(given, smaller, new_gap / 2) + noise
