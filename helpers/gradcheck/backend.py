@@ -52,7 +52,8 @@ def least_precise(names) -> str:
 
 def scaled_norm(a: np.ndarray) -> float:
     """||a||, computed as max|a_i| * ||a / max|a_i||| where a . a overflows (or underflows)."""
-    square = float(np.dot(a.reshape(-1), a.reshape(-1))) if a.size else 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        square = float(np.dot(a.reshape(-1), a.reshape(-1))) if a.size else 0.0
     if 1e-290 < square < math.inf or (square == 0.0 and not np.any(a)):
         return math.sqrt(square)
     top = float(np.max(np.abs(a)))

@@ -188,10 +188,12 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise):
     its uncertainty. At a kink at x the gap between the one-sided slopes stays put; round-off
     makes it grow."""
     first, first_noise, first_change, used, moved_before = estimate, noise, gap / 2, 0, None
+    estimates = [estimate]
     shortest = 64 * backend.epsilon * abs(float(backend.original_numpy(t)[tuple(entry)]))
     for _ in range(HALVINGS):
-        if h / 2 < shortest:
-            break  # x cannot store a shorter step
+        if h / 2 < shortest:  # x cannot store a shorter step: what this one saw, with the
+            # even part (round-off of x itself, or a kink) counted as uncertainty
+            return (estimate, noise + 3 * gap, gap / 2), used
         h /= 2
         plus, minus, span = _central(backend, t, (), h, entry=tuple(int(i) for i in entry))
         plus, minus = plus[0], minus[0]
@@ -200,18 +202,29 @@ def _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise):
         noise = noise * 2
         new_gap = np.abs((plus - f0) - (f0 - minus)) / h
         moved = np.abs(smaller - estimate)
+        if np.all(new_gap < 0.25 * gap) and np.all(gap > 10 * noise):
+            # the even part collapsed: a kink within reach has just left the step, and the
+            # estimates from here on are the derivative's; look once more from here
+            estimate, gap, moved_before = smaller, new_gap, None
+            estimates.append(smaller)
+            continue
         if moved_before is not None and np.all(moved > moved_before):
-            # round-off, where the even part is round-off too or halves with the step; a
-            # kink within reach, where it does neither
-            if np.any((gap > 10 * noise) & ((new_gap > 0.6 * gap) | (new_gap < 0.4 * gap))):
+            # round-off, where the even part halves with the step (smooth) or grows (round-off
+            # too); a kink within reach, where it shrinks more slowly than the step. Either
+            # way the first estimate is kept, uncertain by three times all the estimates'
+            # spread: a gross error still shows, a small one stays unresolved
+            if np.any((gap > 10 * noise) & (new_gap > 0.6 * gap) & (new_gap < gap)):
                 return None, used
-            return (first, first_noise + 3 * moved_before, first_change), used
+            seen = np.stack([*estimates, smaller])
+            return (first, first_noise + 3 * (seen.max(axis=0) - seen.min(axis=0)),
+                    first_change), used
         if np.any((gap > 10 * noise) & (new_gap > 0.75 * gap) & (new_gap < 1.5 * gap)):
             return None, used  # the one-sided slopes differ by a jump: a kink at x
         tolerance = rtol * _size(given, smaller, new_gap / 2) + noise
         if np.all(moved <= tolerance + noise):
             return (smaller, noise + moved, new_gap / 2), used
         estimate, gap, moved_before = smaller, new_gap, moved
+        estimates.append(smaller)
         if np.all(noise > tolerance):
             break
     return None, used
