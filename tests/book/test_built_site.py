@@ -368,8 +368,8 @@ def test_appendix_shows_each_verdict():
                                          r"is caught for (\d+) of 30 seeds", text)]
     assert len(caught) == 2 and 20 <= caught[0] <= caught[1], caught  # more directions, more
     # the blind spot of a direction, and the full mode that sees it
-    assert re.search(r"^directional: grad\.v agrees", text, re.M)
-    assert re.search(r"^full: 1 of 5 gradient entries disagree .* worst at \[4\]", text, re.M)
+    assert re.search(r"^\s*directional: grad\.v agrees", text, re.M)
+    assert re.search(r"^\s*full: 1 of 5 gradient entries disagree .* worst at \[4\]", text, re.M)
     directional = re.findall(r"directional: u \. f\(x\) for a random u .*?: (.*)$", text, re.M)
     assert [d.split()[0] for d in directional] == ["grad.v", "the"], directional  # pass, fail
 
