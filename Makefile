@@ -23,7 +23,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install book pdf book-course course-only numerics notebooks grade test chromium bubblewrap lint unit slow book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course course-only numerics notebooks grade test chromium bubblewrap lint unit slow slow-packaging slow-grading book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -88,6 +88,16 @@ unit: $(INSTALLED) ## Run the unit and property tests of helpers (fast: under a 
 slow: $(INSTALLED) ## Grading round trips (worker processes, time limits); the wheel in a fresh venv
 	$(BIN)/python -m pytest -m slow
 
+# `make test` runs the slow tests in two halves side by side: the packaging ones (fresh
+# virtual environments, pip, the twins run from the wheel) and the rest (grading round
+# trips, which mostly wait out time limits). Neither touches what the other uses.
+PACKAGING_TESTS := tests/test_wheel.py tests/test_colab.py tests/test_launch_paths.py
+slow-packaging: $(INSTALLED)
+	$(BIN)/python -m pytest -m slow $(PACKAGING_TESTS)
+
+slow-grading: $(INSTALLED)
+	$(BIN)/python -m pytest -m slow $(addprefix --ignore=,$(PACKAGING_TESTS))
+
 book-tests: ## Check the built website in _build/html (after `make book`)
 	$(BIN)/python -m pytest -m book
 
@@ -100,14 +110,15 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	@touch $@
 
 # Stages run side by side where they can (their outputs kept apart): the unit tests beside
-# the book's build (its kernels keep one core busy); then the course build; then `slow`,
-# which mostly waits (time limits, kernels starting), beside `numerics` (one thread),
-# `browser-tests` (about one core) and the page checks (which read both websites). The
-# sub-makes inherit -k: `make -k test` still reports every failure.
+# the book's build (its kernels keep one core busy); then the course build; then the two
+# halves of `slow`, which mostly wait (time limits, pip, kernels starting), beside
+# `numerics` (one thread), `browser-tests` (about one core) and the page checks (which read
+# both websites). The sub-makes inherit -k: `make -k test` still reports every failure.
 test: chromium bubblewrap lint ## Everything: lint, all tests, the builds, pages in Chromium
 	$(MAKE) -j2 --output-sync=target unit book
 	$(MAKE) course-only
-	$(MAKE) -j4 --output-sync=target slow numerics browser-tests book-tests
+	$(MAKE) -j5 --output-sync=target slow-packaging slow-grading numerics browser-tests \
+	  book-tests
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.

@@ -1,7 +1,7 @@
 """Every page of the built book, in a real headless Chromium, as a reader meets it.
 
-Screenshots of each page go to test-artifacts/screenshots/ (kept out of git), so a failure
-can be seen.
+test_readers.py puts screenshots of each page, at both sizes, in
+test-artifacts/screenshots/readers/ (kept out of git), so a failure can be seen.
 """
 
 from __future__ import annotations
@@ -10,23 +10,18 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.site_server import HTML, ROOT, open_page, published, toc_pages
 
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PAGES = toc_pages()
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_page_in_chromium(browser, site_url, name):
     context, page, problems = open_page(browser, f"{site_url}/{name}")
-    try:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / (name.replace("/", "__") + ".png")),
-                        full_page=True)
+    try:  # (test_readers.py takes each page's screenshots)
         assert problems == [], problems
 
         # every formula typeset: each Sphinx math element holds a MathJax container
@@ -167,7 +162,3 @@ def test_the_site_reads_offline_from_files():
         remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
         remote = [r for r in remote if not r.startswith("https://github.com")]
         assert remote == [], (page.relative_to(HTML), remote)
-
-
-def test_screenshots_are_written():
-    assert SCREENSHOTS.is_dir() and any(Path(SCREENSHOTS).glob("*.png"))
