@@ -165,8 +165,13 @@ def test_chapter_3_sum_over_paths_agrees_with_differences_and_pytorch():
 
 def test_chapter_3_partials_exist_where_no_linear_approximation_does():
     text = text_of("chapters/03_chain_rule.html")
-    assert "partials at the origin (central differences): [0. 0.]" in text
-    assert len(re.findall(r"g\(t, 0\) = 0\.0 +g\(0, t\) = 0\.0 +g\(t, t\) = 0\.5", text)) == 3
+    assert "partials at the origin (central differences): [1. 0.]" in text
+    rows = re.findall(r"direction \((-?[\d.]+), (-?[\d.]+)\): slope (-?[\d.]+), a\^3 = "
+                      r"(-?[\d.]+), linear map (-?[\d.]+)", text)
+    assert len(rows) == 3, rows
+    for a, _b, slope, cube, _linear in ([float(v) for v in row] for row in rows):
+        assert abs(slope - cube) < 1e-5 and abs(cube - a**3) < 1e-3  # (a printed to 3 places)
+    assert abs(float(rows[1][4]) - float(rows[1][2])) > 0.3  # the diagonal: no linear map
 
 
 def test_chapter_3_jacobian_of_the_curriculum_example_in_every_framework():
@@ -316,6 +321,16 @@ def test_chapter_7_network_beats_the_linear_classifier_on_the_spiral():
     rises = int(re.search(r"the loss rose by more than 0\.1%: (\d+) of 9999", text)[1])
     assert 0 < rises < 9999 / 4
     assert f"in {rises:,} of the 9,999 steps it rises by more than 0.1%" in flat
+
+
+def test_chapter_7_explains_a_large_relative_error_on_a_tiny_entry():
+    text = text_of("chapters/07_neural_network.html")
+    found = re.search(r"largest relative error ([\d.e+-]+), at the entry \(\d+, \d+\) whose "
+                      r"gradient is ([\d.e+-]+) of the largest entry's; median relative error "
+                      r"([\d.e+-]+)", text)
+    assert found, "the W2 relative-error line is missing"
+    worst, share, median = (float(v) for v in found.groups())
+    assert share < 1e-2 and worst > 10 * median  # the worst error sits on a tiny entry
 
 
 def test_chapter_7_gates_and_gradient_checks():
