@@ -23,7 +23,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 TORCH_PIN = $(shell grep -E '^torch==' requirements.txt | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install book pdf book-course course-only numerics notebooks grade test chromium bubblewrap lint unit slow slow-packaging slow-grading course-and-page-checks book-tests browser-tests lab serve clean distclean
+.PHONY: help install book pdf book-course course-only numerics notebooks grade test chromium bubblewrap lint unit slow slow-packaging slow-grading book-tests browser-tests lab serve clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -110,19 +110,16 @@ node_modules: package-lock.json ## Install axe-core from npm (the browser tests'
 	@touch $@
 
 # Stages run side by side where they can (their outputs kept apart): the unit tests beside
-# the book's build (its kernels keep one core busy); then the two halves of `slow`, which
-# mostly wait (time limits, pip, kernels starting), beside `numerics` (one thread),
-# `browser-tests` (about one core), and the course build followed by the page checks (which
-# read both websites). The sub-makes inherit -k: `make -k test` still reports every failure.
+# the book's build (its kernels keep one core busy); then the course build; then the two
+# halves of `slow` (time limits, pip, kernels starting) beside `numerics` (one thread),
+# `browser-tests` (about one core) and the page checks (which read both websites). On 2
+# cores the last stage is bound by the processor, not by waiting: see README.md for the
+# times. The sub-makes inherit -k: `make -k test` still reports every failure.
 test: chromium bubblewrap lint ## Everything: lint, all tests, the builds, pages in Chromium
 	$(MAKE) -j2 --output-sync=target unit book
-	$(MAKE) -j5 --output-sync=target slow-packaging slow-grading numerics browser-tests \
-	  course-and-page-checks
-
-# The course build, then the page checks (they read both websites): one job of `make test`.
-course-and-page-checks:
 	$(MAKE) course-only
-	$(MAKE) book-tests
+	$(MAKE) -j5 --output-sync=target slow-packaging slow-grading numerics browser-tests \
+	  book-tests
 
 # $(call debian_package,PACKAGE,TEST,WHAT FOR): when TEST fails, install Debian's PACKAGE
 # (as root), or stop at once with the command to run.
