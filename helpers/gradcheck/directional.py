@@ -238,10 +238,19 @@ def measure(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: 
     """One direction: the ladder, its verdict, and the scrutiny of a ladder that did not
     pass; where round-off in f left it undecided, the same with a step 8 times longer (while
     the step stays under ``LONGEST``). x is restored exactly before this returns or raises."""
-    evaluations = 0
+    evaluations, shorter = 0, None
     while True:
         ladder = _measure_once(backend, f0, grads, ids, seed, index, h0, rungs, judge)
         evaluations += ladder.evaluations
+        if shorter is not None and abs(ladder.estimate - ladder.gv) > \
+                2 * abs(shorter.estimate - shorter.gv) + shorter.uncertainty:
+            # the discrepancy grew with the step, as kinks crossed make it (many |t| near 0),
+            # not as round-off would: the shorter step's undecided answer stands
+            ladder = shorter
+            ladder.note = ("finite differences cannot judge the gradient here: the discrepancy "
+                           "grows with the step, as where the steps cross many kinks (|t| near "
+                           "0, ReLU switching), and shorter steps lose it to round-off")
+            break
         if ladder.verdict != "inconclusive" or ladder.note or not ladder.noisy:
             break
         if 8 * h0 > LONGEST:  # as long as a step may be: judge what the best level saw
@@ -249,7 +258,7 @@ def measure(backend: Backend, f0: float, grads: list, ids: Sequence[int], seed: 
                 ladder.estimate, ladder.uncertainty = ladder.best
             ladder.verdict = judge(ladder.relative_error, ladder.resolution)
             break
-        h0 *= 8
+        shorter, h0 = ladder, 8 * h0
     ladder.evaluations = evaluations
     return ladder
 
