@@ -3,8 +3,9 @@
 Why not one ``torch.randn`` per tensor: drawing a float64 direction costs ~16 ns per entry on
 a CPU, five forward passes of the benchmark's MLP at N = 1e7, and storing it costs a
 parameter-sized buffer. Large tensors are cut into chunks (``CHUNK``) that are drawn in
-float32 (3x faster, then cast) by a pool of threads and used while in cache: the backup copy
-of x (on the first move), grad . v, grad . grad and the perturbation; then dropped. Small
+float32 (3x faster, then cast) by a pool of threads and used while in cache: grad . v,
+grad . grad and the perturbation; then dropped. (x itself is backed up once, in one
+multi-tensor copy, before f is first called: an f may change x on that call.) Small
 tensors share one draw and multi-tensor (``torch._foreach_*``) operations, since at small N
 the per-operation overhead is what costs. The numbers drawn are the plain backend's
 (``layout`` and ``draw`` define them), so each is the reference for the other.
@@ -177,7 +178,8 @@ class FastTorchBackend(TorchBackend):
         return [future.result() for future in futures]
 
     def _displace_chunks(self, chunks, seed, index, h):
-        """Large tensors, a chunk at a time: save (on the first move), draw, dot, perturb.
+        """Large tensors, a chunk at a time: draw, dot, perturb (and save, for a tensor not
+        yet backed up).
 
         On a CPU the chunks go to the pool, with torch set to one thread meanwhile (and back
         after): a torch operation that goes parallel from a pool thread starts an OpenMP team
@@ -197,7 +199,8 @@ class FastTorchBackend(TorchBackend):
         return dot, list(squares.items())
 
     def _displace_chunk(self, job):
-        """One chunk, while it is in cache: save, draw, grad . v and grad . grad, perturb."""
+        """One chunk, while it is in cache: draw, grad . v and grad . grad, perturb (saving
+        first where the session has not backed the tensor up)."""
         torch = self.torch
         seed, i, part, h = job
         with torch.no_grad():  # grad mode is per thread: a pool thread starts with it on
