@@ -150,11 +150,9 @@ class Walk:
 
     def value(self) -> tuple[float, float]:
         """(f here, grad . (x - x0) here)."""
-        moved = self.position * self.gv_rest
+        moved = self.position * self.gv_rest  # (gv_rest is gv when no tensor is exact)
         if self.exact:
             moved += self.backend.moved_dot(self.exact, self.grads)
-        else:
-            moved = self.position * self.gv
         return self.backend.value(), moved
 
     def move_to(self, position: float) -> None:

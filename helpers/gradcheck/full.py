@@ -50,8 +50,7 @@ def check_full(backend: Backend, f0: np.ndarray, given: list[np.ndarray], rtol: 
         evaluations += 2 * int(np.prod(shape))
         h = h.reshape(-1, 1)  # a row per coordinate
         numeric.append((plus - minus) / span[:, None])
-        noise.append(10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus)))
-                     / h)
+        noise.append(_roundoff(eps, f0, plus, minus, h))
         change.append(np.abs((plus - f0) + (minus - f0)) / (2 * h))  # curvature x h
         steps.append((h, plus, minus))
     tolerances = _tolerances(given, numeric, noise, change, rtol)
@@ -115,10 +114,15 @@ def _entry_sized_look(backend, t, entry, f0, given, rtol):
     plus, minus, span = _central(backend, t, (), h, entry=entry)
     plus, minus = plus[0], minus[0]
     estimate = (plus - minus) / span[0]
-    noise = 10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus))) / h
+    noise = _roundoff(eps, f0, plus, minus, h)
     gap = np.abs((plus - f0) - (f0 - minus)) / h
     settled, used = _second_look(backend, t, entry, h, f0, gap, estimate, given, rtol, noise)
     return settled, used + 2
+
+
+def _roundoff(eps, f0, plus, minus, h):
+    """How far rounding f's values (eps |f|) can move a central difference with step h."""
+    return 10 * eps * np.maximum(np.abs(f0), np.maximum(np.abs(plus), np.abs(minus))) / h
 
 
 def _size(given, numeric, change):
