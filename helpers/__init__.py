@@ -22,6 +22,15 @@ from helpers.figures import Panels
 from helpers.frameworks import framework_of, import_tensorflow_quietly, to_numpy
 from helpers.gradcheck import GradCheckError, GradCheckReport, check_grad
 from helpers.graphs import count_paths, enumerate_paths, plot_graph, topological_order
+from helpers.networks import (
+    flatten,
+    spiral_data,
+    two_layer_loss,
+    two_layer_loss_and_gradients,
+    two_layer_parameters,
+    two_layer_predict,
+    unflatten,
+)
 from helpers.optimize import (
     DescentPath,
     classify_critical_point,
@@ -69,6 +78,7 @@ __all__ = [
     "enumerate_paths",
     "error_loglog",
     "evaluate_on_grid",
+    "flatten",
     "framework_of",
     "gradient_descent",
     "import_tensorflow_quietly",
@@ -84,9 +94,15 @@ __all__ = [
     "plot_step_on_contours",
     "plot_value_graph",
     "quadratic_approximation",
+    "spiral_data",
     "surface",
     "surface_with_tangent_plane",
     "tangent_plane",
     "to_numpy",
     "topological_order",
+    "two_layer_loss",
+    "two_layer_loss_and_gradients",
+    "two_layer_parameters",
+    "two_layer_predict",
+    "unflatten",
 ]

@@ -279,6 +279,28 @@ def _hinge_active(Z, y):
     return active
 
 
+def _tanh_jacobian(Ws, x, reversed_order, transpose=True, slope=True):
+    """d h_D / d h_0 of h_l = tanh(h_{l-1} W_l), with the slips of ch9 q2 on demand."""
+    h, factors = np.asarray(x, dtype=float), []
+    for W in np.asarray(Ws, dtype=float):
+        h = np.tanh(h @ W)
+        factors.append(((1 - h**2) if slope else np.ones_like(h))[:, None]
+                       * (W.T if transpose else W))
+    out = np.eye(len(h))
+    for factor in factors:
+        out = out @ factor if reversed_order else factor @ out
+    return out
+
+
+def _exp_fit(theta, t, y):
+    """Gauss-Newton matrix and Hessian of sum (theta_1 exp(theta_2 t) - y)^2 / 2."""
+    e = np.exp(theta[1] * t)
+    J = np.column_stack([e, theta[0] * t * e])
+    r = theta[0] * e - y
+    cross = np.sum(r * t * e)
+    return J.T @ J, J.T @ J + np.array([[0.0, cross], [cross, np.sum(r * theta[0] * t**2 * e)]])
+
+
 # Plausible wrong answers to the exercises that ask for new work, each a slip that a student
 # makes: each must fail on every case, public and hidden (a case it passed would reward it).
 WRONG = {
@@ -341,6 +363,52 @@ WRONG = {
         "the true class's column forgotten": lambda Z, y: _hinge_active(Z, y) / len(Z),
         "a sum, not a mean": lambda Z, y: _hinge_active(Z, y) - np.eye(Z.shape[1])[
             y.astype(int)] * _hinge_active(Z, y).sum(axis=1, keepdims=True)},
+    ("ch8", "q2"): {"|a| for |a|^2": lambda a, c, x: x - (a @ x - c) / np.linalg.norm(a) * a,
+                    "the step away from the plane": lambda a, c, x: x + (a @ x - c) / (a @ a) * a},
+    ("ch8", "q3"): {"clipped and renormalised": lambda v: np.maximum(v, 0) / max(
+        np.maximum(v, 0).sum(), 1e-300), "the softmax": _softmax},
+    ("ch8", "q5"): {"the counts kept": lambda X, y, w: X.T @ (X * (np.exp(X @ w) - y)[:, None]),
+                    "the weights forgotten": lambda X, y, w: X.T @ X,
+                    "x x^T outside the sum": lambda X, y, w: np.exp(X @ w).sum() * X.T @ X},
+    ("ch8", "q6"): {"least squares, then clipped": lambda A, b: np.maximum(
+        np.linalg.lstsq(A, b, rcond=None)[0], 0.0)},
+    ("ch9", "q2"): {"the factors in the wrong order": lambda Ws, x: _tanh_jacobian(Ws, x, True),
+                    "W for W^T": lambda Ws, x: _tanh_jacobian(Ws, x, False, transpose=False),
+                    "tanh' forgotten": lambda Ws, x: _tanh_jacobian(Ws, x, False, slope=False)},
+    ("ch9", "q3"): {"the full Hessian": lambda theta, t, y: _exp_fit(theta, t, y)[1]},
+    ("ch9", "q4"): {"Gauss-Newton only": lambda theta, t, y: _exp_fit(theta, t, y)[0]},
+    ("ch9", "q5"): {"gradient descent's kappa, not sqrt(kappa)": lambda A: [
+        2 / (np.linalg.eigvalsh(A)[0] + np.linalg.eigvalsh(A)[-1]),
+        ((np.linalg.cond(A) - 1) / (np.linalg.cond(A) + 1)) ** 2]},
+    ("ch10", "q2"): {
+        "p * f, the -p term of the score forgotten": lambda eta, f: _softmax(eta) * f,
+        "f - mean(f), not the p-weighted mean": lambda eta, f: _softmax(eta) * (f - f.mean()),
+        "e_z for e_z - p": lambda eta, f: f * _softmax(eta) * (1 - _softmax(eta))},
+    ("ch10", "q3"): {
+        "the noise factor of d/dsigma forgotten": lambda mu, sigma, eps: np.exp(
+            mu + sigma * eps).mean() * np.ones(2),
+        "sigma for eps in d/dsigma": lambda mu, sigma, eps: np.exp(mu + sigma * eps).mean()
+        * np.array([1.0, sigma]),
+        "the score function on the same samples": lambda mu, sigma, eps: np.array([
+            (np.exp(mu + sigma * eps) * eps / sigma).mean(),
+            (np.exp(mu + sigma * eps) * (eps**2 - 1) / sigma).mean()])},
+    ("ch10", "q4"): {
+        "+ log|det J|": lambda x, u, w, b: -0.5 * len(x) * np.log(2 * np.pi) - 0.5 * x @ x
+        + np.log(abs(1 + (1 - np.tanh(w @ x + b) ** 2) * (w @ u))),
+        "the Jacobian forgotten": lambda x, u, w, b: -0.5 * len(x) * np.log(2 * np.pi)
+        - 0.5 * x @ x,
+        "tanh for tanh'": lambda x, u, w, b: -0.5 * len(x) * np.log(2 * np.pi) - 0.5 * x @ x
+        - np.log(abs(1 + np.tanh(w @ x + b) * (w @ u))),
+        "p_X at y, not at x": lambda x, u, w, b: -0.5 * len(x) * np.log(2 * np.pi) - 0.5 * np.sum(
+            (x + u * np.tanh(w @ x + b)) ** 2) - np.log(
+            abs(1 + (1 - np.tanh(w @ x + b) ** 2) * (w @ u)))},
+    ("ch10", "q6"): {
+        "the second moment, mean not subtracted": lambda eta, f0, f1: _sigmoid(eta) * (
+            1 - _sigmoid(eta)) * ((1 - _sigmoid(eta)) * f1**2 + _sigmoid(eta) * f0**2),
+        "p (1 - p) (f1 - f0)^2": lambda eta, f0, f1: _sigmoid(eta) * (1 - _sigmoid(eta)) * (
+            f1 - f0) ** 2,
+        "p and 1 - p swapped": lambda eta, f0, f1: _sigmoid(eta) * (1 - _sigmoid(eta)) * (
+            _sigmoid(eta) * f1 + (1 - _sigmoid(eta)) * f0) ** 2},
 }
 
 

@@ -29,10 +29,23 @@ def text_of(name: str) -> str:
     return page(name).get_text(" ")
 
 
+def flat_text_of(name: str) -> str:
+    """A page's text, prose and outputs, with whitespace collapsed and a glued percentage
+    joined to its sign."""
+    return " ".join(text_of(name).split()).replace(" %", "%")
+
+
+def outputs_of(name: str) -> str:
+    """What a page's cells printed, whitespace collapsed (not their source, which often holds
+    the same words as the format strings that printed them)."""
+    return " ".join(" ".join(o.get_text(" ").split()) for o in page(name).select("div.cell_output"))
+
+
 def test_every_chapter_is_in_the_toc():
     for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule",
                     "04_backpropagation", "05_hessians", "06_matrix_calculus",
-                    "07_neural_network"]:
+                    "07_neural_network", "08_convexity", "09_training_dynamics",
+                    "10_expectations"]:
         assert f"chapters/{chapter}.html" in PAGES
 
 

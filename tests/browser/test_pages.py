@@ -122,7 +122,8 @@ def test_framework_tabs_switch_together_and_persist_across_pages(browser, site_u
         page.locator(".sd-tab-set.framework-tabs label[data-sync-id='tensorflow']").first.click()
         assert selected_frameworks(page) == ["tensorflow"]
         for chapter in ["03_chain_rule", "04_backpropagation", "05_hessians",
-                        "06_matrix_calculus", "07_neural_network"]:
+                        "06_matrix_calculus", "07_neural_network", "08_convexity",
+                        "09_training_dynamics", "10_expectations"]:
             page.goto(f"{site_url}/chapters/{chapter}.html", wait_until="load")
             chosen = selected_frameworks(page)
             assert chosen and set(chosen) == {"tensorflow"}, (chapter, chosen)
