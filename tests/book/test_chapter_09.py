@@ -69,7 +69,7 @@ def test_optimisers_on_the_network():
     assert rows["momentum"] < rows["gradient descent"] < np.log(3) / 3
     assert rows["Newton (saddle-free)"] < 0.5
     step = int(re.search(r"reaches Newton's last loss at step (\d+)", text)[1])
-    assert step > 100  # Newton's 12 steps are worth hundreds of gradient steps
+    assert 6 < step < 2000  # each of Newton's 6 steps is worth several gradient steps
 
 
 def test_gauss_newton_is_the_fisher_and_psd_and_the_hessian_is_not():
@@ -101,5 +101,5 @@ def test_sharpness_hovers_near_two_over_the_step_size():
         assert edge == pytest.approx(2 / eta)
         if eta >= 0.5:  # the edge is reached: the sharpness hovers near it, not far above
             assert 0.75 * edge < late < 1.25 * edge and largest < 1.5 * edge
-        else:           # 8 is out of reach in 3,000 steps: below the edge
+        else:           # 8 is out of reach in 2,000 steps: below the edge
             assert largest < edge
