@@ -292,6 +292,18 @@ def _tanh_jacobian(Ws, x, reversed_order, transpose=True, slope=True):
     return out
 
 
+def _nnls_by_dropping_negatives(A, b):
+    """A tempting non-answer to ch8 q6: least squares on the entries that stay positive,
+    dropping the negative ones until none is left (not the KKT point in general)."""
+    keep = np.ones(A.shape[1], dtype=bool)
+    while True:
+        w = np.zeros(A.shape[1])
+        w[keep] = np.linalg.lstsq(A[:, keep], b, rcond=None)[0]
+        if (w[keep] >= 0).all():
+            return w
+        keep &= w > 0
+
+
 def _exp_fit(theta, t, y):
     """Gauss-Newton matrix and Hessian of sum (theta_1 exp(theta_2 t) - y)^2 / 2."""
     e = np.exp(theta[1] * t)
@@ -365,17 +377,22 @@ WRONG = {
             y.astype(int)] * _hinge_active(Z, y).sum(axis=1, keepdims=True)},
     ("ch8", "q2"): {"|a| for |a|^2": lambda a, c, x: x - (a @ x - c) / np.linalg.norm(a) * a,
                     "the step away from the plane": lambda a, c, x: x + (a @ x - c) / (a @ a) * a},
-    ("ch8", "q3"): {"clipped and renormalised": lambda v: np.maximum(v, 0) / max(
-        np.maximum(v, 0).sum(), 1e-300), "the softmax": _softmax},
     ("ch8", "q5"): {"the counts kept": lambda X, y, w: X.T @ (X * (np.exp(X @ w) - y)[:, None]),
                     "the weights forgotten": lambda X, y, w: X.T @ X,
                     "x x^T outside the sum": lambda X, y, w: np.exp(X @ w).sum() * X.T @ X},
+    ("ch8", "q3"): {"clipped and renormalised": lambda v: np.maximum(v, 0) / max(
+        np.maximum(v, 0).sum(), 1e-300), "the softmax": _softmax,
+        "tau from the positive entries": lambda v: np.maximum(
+            v - (v[v > 0].sum() - 1) / max((v > 0).sum(), 1), 0.0)},
     ("ch8", "q6"): {"least squares, then clipped": lambda A, b: np.maximum(
-        np.linalg.lstsq(A, b, rcond=None)[0], 0.0)},
+        np.linalg.lstsq(A, b, rcond=None)[0], 0.0), "re-solved on the positive entries":
+        _nnls_by_dropping_negatives},
     ("ch9", "q2"): {"the factors in the wrong order": lambda Ws, x: _tanh_jacobian(Ws, x, True),
                     "W for W^T": lambda Ws, x: _tanh_jacobian(Ws, x, False, transpose=False),
                     "tanh' forgotten": lambda Ws, x: _tanh_jacobian(Ws, x, False, slope=False)},
-    ("ch9", "q3"): {"the full Hessian": lambda theta, t, y: _exp_fit(theta, t, y)[1]},
+    ("ch9", "q3"): {"the full Hessian": lambda theta, t, y: _exp_fit(theta, t, y)[1],
+                    "theta_1 dropped from df/dtheta_2": lambda theta, t, y: _exp_fit(
+                        [1.0, theta[1]], t, y)[0]},
     ("ch9", "q4"): {"Gauss-Newton only": lambda theta, t, y: _exp_fit(theta, t, y)[0]},
     ("ch9", "q5"): {"gradient descent's kappa, not sqrt(kappa)": lambda A: [
         2 / (np.linalg.eigvalsh(A)[0] + np.linalg.eigvalsh(A)[-1]),
@@ -401,7 +418,9 @@ WRONG = {
         - np.log(abs(1 + np.tanh(w @ x + b) * (w @ u))),
         "p_X at y, not at x": lambda x, u, w, b: -0.5 * len(x) * np.log(2 * np.pi) - 0.5 * np.sum(
             (x + u * np.tanh(w @ x + b)) ** 2) - np.log(
-            abs(1 + (1 - np.tanh(w @ x + b) ** 2) * (w @ u)))},
+            abs(1 + (1 - np.tanh(w @ x + b) ** 2) * (w @ u))),
+        "the chapter's 2-D constant for every d": lambda x, u, w, b: -np.log(2 * np.pi)
+        - 0.5 * x @ x - np.log(abs(1 + (1 - np.tanh(w @ x + b) ** 2) * (w @ u)))},
     ("ch10", "q6"): {
         "the second moment, mean not subtracted": lambda eta, f0, f1: _sigmoid(eta) * (
             1 - _sigmoid(eta)) * ((1 - _sigmoid(eta)) * f1**2 + _sigmoid(eta) * f0**2),
@@ -503,3 +522,24 @@ def test_check_and_grade_agree_on_function_answers(want, offset, absolute):
     points, _ = score("chX", [question], {"q1": [[0.0]]}, {"q1": [expected]},
                       {"answers": {"q1": [got]}, "cell_errors": []}, {"q1": 1})
     assert check_points == points["q1"]
+
+
+def test_answers_that_are_complex_or_exact_numbers_are_read_as_they_are():
+    """From an attack on chapters 8 to 10: a complex answer lost its imaginary part and
+    passed; one exact number (a Fraction, a SymPy Rational) was refused while a list of
+    them passed; a near miss printed the same six digits for 'got' and 'expected'."""
+    from fractions import Fraction
+
+    import sympy
+
+    from helpers.grading.encoding import encode
+
+    assert "complex entries" in encode(np.array([0.2 + 0.5j, 0.8]))["error"]
+    assert "complex entries" in encode(np.complex128(1 + 1e-3j))["error"]
+    assert encode(np.complex128(2.0 + 0j)) == {"array": 2.0, "shape": []}  # round-off free
+    assert encode(Fraction(2, 101)) == pytest.approx(2 / 101)
+    assert encode(sympy.Rational(2, 101)) == pytest.approx(2 / 101)
+    assert "not a number" in encode(object())["error"]
+    ok, message = compare(np.array([-0.250936, 0.1]), np.array([-0.2509364, 0.1]), "function")
+    got, expected = message.split(", expected ")
+    assert not ok and "-0.2509364" in got and "-0.250936," in expected

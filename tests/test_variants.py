@@ -51,7 +51,7 @@ def well_posed(chapter: str, params: dict) -> None:
         assert 1 <= min(a, b) and max(a, b) <= 20 and max(a, b) >= 2 * min(a, b)
     elif chapter == "ch10":
         theta = params["q1"]["theta"]
-        assert 0.5 <= theta <= 3.0 and 2 * theta == int(2 * theta)  # halves: exact answers
+        assert 0.5 <= theta <= 3.0 and 4 * theta == int(4 * theta)  # quarters: exact answers
         assert theta != 1.5  # not the book's own variant
     elif chapter == "ch9":
         assert params["q1"]["fan_in"] >= 16 and 0.01 <= params["q1"]["slope"] <= 0.5

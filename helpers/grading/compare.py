@@ -163,5 +163,9 @@ def compare(expected: Any, got: Any, kind: str, where: str = "",
         return True, "passed"
     hint = _hint(want, have)
     if reveal:
-        return False, f"got {_describe(have)}, expected {_describe(want)}{at}{hint}"
+        got_text, want_text = _describe(have), _describe(want)
+        if got_text == want_text:  # a near miss: show the digits where they differ
+            got_text, want_text = (np.array2string(a, precision=12, separator=", ")
+                                   for a in (have, want))
+        return False, f"got {got_text}, expected {want_text}{at}{hint}"
     return False, f"wrong value on a hidden case{hint}"

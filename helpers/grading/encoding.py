@@ -27,13 +27,22 @@ def encode(value: Any) -> Any:
         return float(value)
     if hasattr(value, "__array__") or isinstance(value, (list, tuple)):
         try:
-            array = np.asarray(value, dtype=np.float64)
+            raw = np.asarray(value)
+            if np.iscomplexobj(raw) and np.any(raw.imag != 0):  # float64 would drop it
+                return {"error": "TypeError: the answer has complex entries; the answers are "
+                                 "real (where the imaginary part is round-off, return .real)"}
+            array = np.asarray(raw.real if np.iscomplexobj(raw) else raw, dtype=np.float64)
         except (TypeError, ValueError):
             return {"error": f"TypeError: cannot read the {type(value).__name__[:80]} as "
                              "numbers"}
         if array.size > MAX_ITEMS:
             return {"error": f"ValueError: the answer has {array.size} entries, too many"}
         return {"array": array.tolist(), "shape": list(array.shape)}
+    if hasattr(value, "__float__"):  # one exact number: a Fraction, a Decimal, a SymPy Rational
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            pass
     return {"error": f"TypeError: the answer is a {type(value).__name__[:80]}, not a "
                      "number, array or string"}
 
