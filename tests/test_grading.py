@@ -543,3 +543,11 @@ def test_answers_that_are_complex_or_exact_numbers_are_read_as_they_are():
     ok, message = compare(np.array([-0.250936, 0.1]), np.array([-0.2509364, 0.1]), "function")
     got, expected = message.split(", expected ")
     assert not ok and "-0.2509364" in got and "-0.250936," in expected
+
+
+def test_a_question_missing_from_the_public_answers_says_which_command_writes_them():
+    from helpers.grading.checker import feedback
+    from helpers.grading.questions import Question
+
+    with pytest.raises(KeyError, match=r"ch99 q1: run `python -m helpers.grading expected`"):
+        feedback("ch99", Question("q1", "function", public=[[1.0]]), [1.0], {"salt": ""})

@@ -18,6 +18,10 @@ def feedback(chapter: str, question: Question, answers: list,
     """(points on the public cases, message) for a question's encoded answers; points are
     None for a question checked only when graded (see :mod:`helpers.grading.public`)."""
     expected = expected if expected is not None else public.load()
+    if question.name not in expected.get(chapter, {}):  # a question newer than the file
+        raise KeyError(f"{public.PUBLIC_EXPECTED.name} has no public answers for {chapter} "
+                       f"{question.name}: run `python -m helpers.grading expected` (or `make "
+                       "notebooks`) after adding or changing a question, then run this again")
     want = expected[chapter][question.name]
     if question.kind == "choice":
         got = answers[0]

@@ -42,11 +42,10 @@ def outputs_of(name: str) -> str:
 
 
 def test_every_chapter_is_in_the_toc():
-    for chapter in ["01_partial_derivatives", "02_gradient_descent", "03_chain_rule",
-                    "04_backpropagation", "05_hessians", "06_matrix_calculus",
-                    "07_neural_network", "08_convexity", "09_training_dynamics",
-                    "10_expectations"]:
-        assert f"chapters/{chapter}.html" in PAGES
+    chapters = sorted((ROOT / "chapters").glob("*.md"))  # what is on disk, not a list here
+    assert len(chapters) >= 10
+    for source in chapters:
+        assert f"chapters/{source.stem}.html" in PAGES, f"{source.name} is missing from _toc.yml"
 
 
 @pytest.mark.parametrize("name", PAGES)
