@@ -50,7 +50,7 @@ NOISY_RTOL = {  # numbers that a long computation moves further, and by how much
     "ch7_final_loss": 5e-4,
     # chapter 7's training again (chapter 8), and its first 2,000 steps (chapter 9)
     "ch8_trained_loss": 5e-4,
-    "ch8_midpoint_loss": 5e-4,
+    "ch8_midpoint_ratio": 3e-2,  # the midpoint of two trained networks: 0.8% between the two
     "ch9_top_eigenvalue": 5e-4,
     "ch9_residual_share": 5e-3,
 }
